@@ -1,0 +1,98 @@
+"""Build the Slack (Bolt) app and the HTTP server around it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
+from sqlalchemy import text
+
+from bot.metrics import METRICS
+from bot.push import PushAuthError, PushVerifier, handle_push
+from bot.services import Services
+from handlers import register_all
+
+logger = logging.getLogger(__name__)
+
+
+def build_bolt_app(services: Services) -> App:
+    """Return the Bolt app with every surface registered."""
+    settings = services.settings
+    app = App(
+        client=services.slack,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # The token is checked by /readyz; verifying it here would call Slack at import.
+        token_verification_enabled=False,
+        process_before_response=False,
+    )
+    register_all(app, services)
+    return app
+
+
+def build_http_app(services: Services, bolt: App | None = None) -> Flask:
+    """Return the WSGI app: Slack requests, Pub/Sub push, health and metrics."""
+    bolt = bolt or build_bolt_app(services)
+    slack_handler = SlackRequestHandler(bolt)
+    settings = services.settings
+    verifier = None
+    if settings.pubsub_push_verify and settings.pubsub_push_audience:
+        verifier = PushVerifier(
+            audience=settings.pubsub_push_audience,
+            service_account=settings.pubsub_push_service_account,
+            certs_url=settings.pubsub_push_certs_url,
+        )
+    flask_app = Flask("scc_slack_bot")
+    flask_app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024
+
+    @flask_app.post("/slack/events")
+    def slack_events() -> Any:
+        return slack_handler.handle(request)
+
+    @flask_app.post("/pubsub/push")
+    def pubsub_push() -> Any:
+        if verifier is not None:
+            try:
+                verifier.verify(request.headers.get("Authorization"))
+            except PushAuthError as exc:
+                logger.warning("push request refused: %s", exc)
+                return Response("unauthorized", status=401)
+        elif settings.pubsub_push_verify:
+            logger.error("push request refused: PUBSUB_PUSH_AUDIENCE is not configured")
+            return Response("push endpoint not configured", status=403)
+        status, body = handle_push(services.pipeline, request.get_data())
+        return Response(body, status=status)
+
+    @flask_app.get("/healthz")
+    def healthz() -> Any:
+        return {"status": "ok"}
+
+    @flask_app.get("/readyz")
+    def readyz() -> Any:
+        problems = _readiness_problems(services)
+        if problems:
+            return {"status": "unavailable", "problems": problems}, 503
+        return {"status": "ready"}
+
+    @flask_app.get("/metrics")
+    def metrics() -> Any:
+        return Response(generate_latest(METRICS.registry), mimetype=CONTENT_TYPE_LATEST)
+
+    return flask_app
+
+
+def _readiness_problems(services: Services) -> list[str]:
+    problems = []
+    try:
+        with services.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means not ready
+        problems.append(f"database: {type(exc).__name__}")
+    try:
+        services.slack.auth_test()
+    except Exception as exc:
+        problems.append(f"slack: {type(exc).__name__}")
+    return problems

@@ -1,0 +1,182 @@
+"""Settings, read once at start from the environment and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.severity import Severity
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class RoutingRule(BaseModel):
+    """Send matching findings to ``channel``; every condition given must match."""
+
+    channel: str
+    min_severity: Severity | None = None
+    categories: list[str] = Field(default_factory=list)
+    projects: list[str] = Field(default_factory=list)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        if not _CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C…, G… or D…)")
+        return value
+
+
+class ContainmentMode(StrEnum):
+    EXECUTE = "execute"
+    PLAN_ONLY = "plan-only"
+
+
+class Settings(BaseSettings):
+    """Everything the bot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # Slack
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_channel: str
+    slack_command: str = "/scc"
+
+    # Where findings go
+    min_severity: Severity = Severity.LOW
+    routing_rules: Annotated[list[RoutingRule], NoDecode] = Field(default_factory=list)
+
+    # Ingestion
+    pubsub_subscription: str | None = None
+    pubsub_max_messages: int = Field(default=20, ge=1, le=1000)
+    pubsub_push_audience: str | None = None
+    pubsub_push_service_account: str | None = None
+    pubsub_push_verify: bool = True
+    pubsub_push_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+
+    # Storage
+    database_url: str = "sqlite:///scc-bot.db"
+
+    # Google Cloud
+    scc_parent: str | None = None
+    scc_emulator_host: str | None = None
+    run_emulator_host: str | None = None
+    logging_emulator_host: str | None = None
+    pubsub_emulator_host: str | None = None
+    gcp_console_url: str = "https://console.cloud.google.com"
+
+    # VirusTotal
+    vt_api_key: SecretStr | None = None
+    vt_api_url: str = "https://www.virustotal.com"
+
+    # Containment
+    approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approver_group: str | None = None
+    responders: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    containment_mode: ContainmentMode = ContainmentMode.EXECUTE
+
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_format: str = "auto"  # auto | json | text
+    log_level: str = "INFO"
+
+    @field_validator("routing_rules", mode="before")
+    @classmethod
+    def _parse_rules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON: {exc.msg} at position {exc.pos}") from exc
+        return value
+
+    @field_validator("approvers", "responders", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("approvers", "responders")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        for user_id in value:
+            if not _USER_ID.match(user_id):
+                raise ValueError(f"{user_id!r} is not a Slack user id (U… or W…)")
+        return value
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        if not _CHANNEL_ID.match(value):
+            raise ValueError(f"{value!r} is not a Slack channel id (C…, G… or D…)")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("must be https, or http on localhost for a stand-in")
+        # slack_sdk joins method names with urljoin, which drops the last path segment
+        # unless the base ends with a slash.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator(
+        "scc_emulator_host", "run_emulator_host", "logging_emulator_host", "pubsub_emulator_host"
+    )
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST_PORT.match(value):
+            raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @field_validator("slack_command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_\-]{1,31}", value):
+            raise ValueError(f"{value!r} is not a slash command such as /scc")
+        return value
+
+    @model_validator(mode="after")
+    def _push_auth(self) -> Settings:
+        if (
+            self.pubsub_push_verify
+            and self.pubsub_push_service_account
+            and not (self.pubsub_push_audience)
+        ):
+            raise ValueError(
+                "PUBSUB_PUSH_AUDIENCE is required when PUBSUB_PUSH_SERVICE_ACCOUNT is set"
+            )
+        return self
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise ConfigError naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            variable = field.split(".")[0].upper()
+            detail = error["msg"]
+            if error["type"] == "missing":
+                detail = "is required but not set"
+            problems.append(f"{variable}: {detail}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,99 @@
+"""The database: one SQLAlchemy metadata for every table, and the engine factory.
+
+SQLite (a file) by default; PostgreSQL when several bot instances share the work. Schema
+changes go through Alembic migrations (``python -m bot migrate``); tests and the demo
+create the schema directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+)
+from sqlalchemy.engine import make_url
+
+logger = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+findings = Table(
+    "findings",
+    metadata,
+    # The v2 finding name; v1 names are normalized to it before they get here.
+    Column("key", String(512), primary_key=True),
+    Column("status", String(16), nullable=False),  # pending | posted | filtered | deleted
+    Column("category", String(256), nullable=False, default=""),
+    Column("severity", String(32), nullable=False, default=""),
+    Column("state", String(32), nullable=False, default=""),
+    Column("mute", String(32), nullable=False, default=""),
+    Column("project", String(128), nullable=False, default=""),
+    Column("resource_name", String(1024), nullable=False, default=""),
+    Column("resource_label", String(256), nullable=False, default=""),
+    Column("script_sha256", String(64), nullable=False, default=""),
+    Column("event_time", DateTime(timezone=True)),
+    Column("last_event_time", DateTime(timezone=True)),
+    Column("occurrences", Integer, nullable=False, default=1),
+    Column("content_hash", String(64), nullable=False, default=""),
+    Column("snapshot", Text, nullable=False, default=""),
+    Column("channel", String(32)),
+    Column("message_ts", String(32)),
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("last_published_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+)
+Index("ix_findings_script_sha256", findings.c.script_sha256)
+Index("ix_findings_resource_name", findings.c.resource_name)
+Index("ix_findings_updated_at", findings.c.updated_at)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create the engine for ``DATABASE_URL``, tuned for the dialect."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        # psycopg 3 is the driver we ship; SQLAlchemy defaults to psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+    return engine
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets readers run while the worker writes; busy_timeout waits out short locks.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_schema(engine: Engine) -> None:
+    """Create any missing tables (for tests, the demo and a first SQLite run)."""
+    metadata.create_all(engine)
+
+
+def schema_ready(engine: Engine) -> bool:
+    """Return whether every table the bot uses exists."""
+    existing = set(inspect(engine).get_table_names())
+    return set(metadata.tables) <= existing

@@ -1,0 +1,295 @@
+"""Where a finding enters: turn one SCC notification into at most one Slack message.
+
+Both ingestion paths (streaming pull and push) hand each Pub/Sub message to
+:meth:`FindingPipeline.handle` and act on the outcome: acknowledge when the outcome is
+final, ask for redelivery when it is not. A message is acknowledged only after Slack has
+accepted what it caused, so a Slack outage delays findings but never loses one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from blocks.finding import MessageContext, build_finding_message
+from blocks.updates import build_change_reply, build_recurrence_reply
+from bot.finding import FindingRecord, NotificationParseError, parse_notification, record_to_json
+from bot.metrics import METRICS
+from bot.routing import Router
+from bot.store import FindingStore, StoredFinding, utcnow
+
+logger = logging.getLogger(__name__)
+
+SAME_SCRIPT_WINDOW = timedelta(hours=24)
+
+
+class Outcome(StrEnum):
+    POSTED = "posted"
+    UPDATED = "updated"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    FILTERED = "filtered"
+    REJECTED = "rejected"  # unreadable: acknowledged, logged, never retried
+    BUSY = "busy"  # another worker holds the finding: retry later
+    FAILED = "failed"  # Slack or the database failed: retry later
+
+    @property
+    def final(self) -> bool:
+        """Return whether the Pub/Sub message can be acknowledged."""
+        return self not in (Outcome.BUSY, Outcome.FAILED)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Pub/Sub message as either ingestion path sees it."""
+
+    data: bytes
+    message_id: str
+    publish_time: datetime | None = None
+    delivery_attempt: int | None = None
+
+
+ActionsBuilder = Callable[[FindingRecord], tuple[dict[str, Any], ...]]
+
+
+class FindingPipeline:
+    """Parse, deduplicate, route, post or edit, and record one notification."""
+
+    def __init__(
+        self,
+        *,
+        store: FindingStore,
+        slack: WebClient,
+        router: Router,
+        console_base: str = "https://console.cloud.google.com",
+        actions: ActionsBuilder | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        self.router = router
+        self.console_base = console_base
+        self.actions = actions or (lambda _record: ())
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    def handle(self, delivery: Delivery) -> Outcome:
+        """Process one delivery and say whether it may be acknowledged."""
+        try:
+            record = parse_notification(delivery.data)
+        except NotificationParseError as exc:
+            logger.warning("rejected Pub/Sub message %s: %s", delivery.message_id, exc.reason)
+            METRICS.findings_received.labels(outcome=Outcome.REJECTED).inc()
+            return Outcome.REJECTED
+        try:
+            outcome = self._handle_record(record, delivery)
+        except SlackClientError as exc:
+            logger.warning(
+                "Slack refused finding %s (message %s): %s",
+                record.key,
+                delivery.message_id,
+                _slack_reason(exc),
+            )
+            outcome = Outcome.FAILED
+        except Exception:
+            logger.exception(
+                "could not process finding %s (message %s)", record.key, delivery.message_id
+            )
+            outcome = Outcome.FAILED
+        METRICS.findings_received.labels(outcome=outcome).inc()
+        logger.info(
+            "finding %s: %s", record.key, outcome, extra={"finding": record.key, "outcome": outcome}
+        )
+        return outcome
+
+    def _handle_record(self, record: FindingRecord, delivery: Delivery) -> Outcome:
+        claimed, stored = self.store.claim(record.key, self.worker_id)
+        if not claimed:
+            return Outcome.BUSY
+        saved = False
+        try:
+            outcome = self._decide_and_act(record, stored, delivery)
+            saved = True
+            return outcome
+        finally:
+            if not saved:
+                self.store.release(record.key, self.worker_id)
+
+    def _decide_and_act(
+        self, record: FindingRecord, stored: StoredFinding | None, delivery: Delivery
+    ) -> Outcome:
+        published = delivery.publish_time
+        if (
+            stored
+            and stored.last_published_at
+            and published
+            and published < stored.last_published_at
+        ):
+            # Pub/Sub does not keep order: an older notification must not undo a newer one.
+            self.store.release(record.key, self.worker_id)
+            return Outcome.STALE
+        if stored and stored.content_hash == record.content_hash:
+            self.store.release(record.key, self.worker_id)
+            return Outcome.DUPLICATE
+        if stored is None or not stored.posted:
+            return self._post_new(record, published)
+        return self._update_existing(record, stored, published)
+
+    def _post_new(self, record: FindingRecord, published: datetime | None) -> Outcome:
+        channel = self.router.channel_for(record)
+        if channel is None or record.deleted:
+            status = "deleted" if record.deleted else "filtered"
+            self.store.save(
+                record.key, self.worker_id, status=status, **self._columns(record, published)
+            )
+            return Outcome.FILTERED
+        message = build_finding_message(record, self._context(record))
+        response = self.slack.chat_postMessage(
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        self.store.save(
+            record.key,
+            self.worker_id,
+            status="posted",
+            channel=response["channel"],
+            message_ts=response["ts"],
+            **self._columns(record, published),
+        )
+        METRICS.findings_posted.inc()
+        return Outcome.POSTED
+
+    def _update_existing(
+        self, record: FindingRecord, stored: StoredFinding, published: datetime | None
+    ) -> Outcome:
+        assert stored.channel is not None
+        assert stored.message_ts is not None
+        changes = _changes(stored, record)
+        recurred = (
+            record.event_time is not None
+            and stored.last_event_time is not None
+            and record.event_time > stored.last_event_time
+        )
+        occurrences = stored.occurrences + (1 if recurred else 0)
+        columns = self._columns(record, published)
+        columns["event_time"] = stored.event_time or record.event_time
+        columns["last_event_time"] = record.event_time if recurred else stored.last_event_time
+        if changes or recurred:
+            last_seen = record.event_time if recurred else stored.last_event_time
+            message = build_finding_message(
+                record, self._context(record, occurrences=occurrences, last_seen=last_seen)
+            )
+            self.slack.chat_update(
+                channel=stored.channel,
+                ts=stored.message_ts,
+                text=message.text,
+                blocks=message.blocks,
+            )
+        if changes:
+            reply = build_change_reply(changes)
+            self.slack.chat_postMessage(
+                channel=stored.channel,
+                thread_ts=stored.message_ts,
+                text=reply.text,
+                blocks=reply.blocks,
+            )
+        if recurred and record.event_time:
+            reply = build_recurrence_reply(record.event_time, occurrences)
+            self.slack.chat_postMessage(
+                channel=stored.channel,
+                thread_ts=stored.message_ts,
+                text=reply.text,
+                blocks=reply.blocks,
+            )
+        self.store.save(
+            record.key, self.worker_id, status="posted", occurrences=occurrences, **columns
+        )
+        return Outcome.UPDATED if changes or recurred else Outcome.DUPLICATE
+
+    def _context(
+        self, record: FindingRecord, *, occurrences: int = 1, last_seen: datetime | None = None
+    ) -> MessageContext:
+        return MessageContext(
+            console_base=self.console_base,
+            occurrences=occurrences,
+            last_seen=last_seen,
+            same_script_elsewhere=self._same_script(record),
+            actions=self.actions(record),
+        )
+
+    def _same_script(self, record: FindingRecord) -> tuple[tuple[str, str], ...]:
+        others = self.store.same_script_elsewhere(
+            record.script_sha256,
+            exclude_resource=record.resource_name,
+            since=utcnow() - SAME_SCRIPT_WINDOW,
+        )
+        found = []
+        for other in others:
+            label = other.resource_label or other.resource_name
+            url = ""
+            if other.channel and other.message_ts:
+                url = message_link(self.slack, other.channel, other.message_ts)
+            found.append((label, url))
+        return tuple(found)
+
+    @staticmethod
+    def _columns(record: FindingRecord, published: datetime | None) -> dict[str, Any]:
+        target = record.cloud_run
+        return {
+            "category": record.category[:256],
+            "severity": str(record.severity),
+            "state": record.state,
+            "mute": record.mute,
+            "project": (record.project_display_name or (target.project if target else ""))[:128],
+            "resource_name": record.resource_name[:1024],
+            "resource_label": (target.label if target else record.resource.display_name)[:256],
+            "script_sha256": record.script_sha256[:64],
+            "event_time": record.event_time,
+            "last_event_time": record.event_time,
+            "content_hash": record.content_hash,
+            "snapshot": record_to_json(record),
+            "last_published_at": published,
+            "deleted": record.deleted,
+        }
+
+
+def message_link(slack: WebClient, channel: str, ts: str) -> str:
+    """Return a permalink to a message, or an empty string when Slack cannot give one."""
+    try:
+        return str(slack.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+    except SlackClientError as exc:
+        logger.warning("no permalink for %s/%s: %s", channel, ts, _slack_reason(exc))
+        return ""
+
+
+def _changes(stored: StoredFinding, record: FindingRecord) -> list[tuple[str, str, str]]:
+    """Return (what, before, after) for each change a responder should hear about."""
+    changes = []
+    for label, before, after in (
+        ("State", stored.state, record.state),
+        ("Mute", stored.mute, record.mute),
+        ("Severity", stored.severity, str(record.severity)),
+    ):
+        if before != after:
+            changes.append((label, before, after))
+    if record.deleted and not stored.deleted:
+        changes.append(("Deleted", "no", "yes"))
+    return changes
+
+
+def _slack_reason(exc: SlackClientError) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"{exc.response.status_code} {exc.response.get('error', '')}"
+    return type(exc).__name__

@@ -1,0 +1,64 @@
+"""Build everything the bot runs on from the settings, in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.clients import GoogleClients
+from bot.config import Settings
+from bot.db import make_engine
+from bot.pipeline import ActionsBuilder, FindingPipeline
+from bot.routing import Router
+from bot.slack_client import make_web_client
+from bot.store import FindingStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The long-lived objects shared by ingestion and the Slack handlers."""
+
+    settings: Settings
+    engine: Engine
+    store: FindingStore
+    slack: WebClient
+    google: GoogleClients
+    pipeline: FindingPipeline
+    action_builders: list[ActionsBuilder] = field(default_factory=list)
+
+    def finding_actions(self, record: object) -> tuple[dict[str, object], ...]:
+        """Collect the buttons every registered surface adds to a finding message."""
+        elements: list[dict[str, object]] = []
+        for builder in self.action_builders:
+            elements.extend(builder(record))  # type: ignore[arg-type]
+        return tuple(elements)
+
+    def close(self) -> None:
+        self.google.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, *, engine: Engine | None = None) -> Services:
+    """Create the store, clients and pipeline for these settings."""
+    engine = engine or make_engine(settings.database_url)
+    store = FindingStore(engine)
+    slack = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    router = Router(settings.slack_channel, settings.min_severity, settings.routing_rules)
+    google = GoogleClients(settings)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        store=store,
+        slack=slack,
+        google=google,
+        pipeline=FindingPipeline(
+            store=store, slack=slack, router=router, console_base=settings.gcp_console_url
+        ),
+    )
+    services.pipeline.actions = services.finding_actions
+    return services

@@ -1,0 +1,44 @@
+"""One error handler: our own errors in words a responder understands, the rest logged."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import UserFacingError
+from bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse | None:
+    """Tell the person who acted what went wrong; log unexpected errors with an id."""
+    if isinstance(error, UserFacingError):
+        message = error.message
+        logger.warning("request refused: %s", message)
+    else:
+        correlation = uuid.uuid4().hex[:12]
+        logger.error("unexpected error (correlation id %s)", correlation, exc_info=error)
+        message = f"Something went wrong on our side. Reference: `{correlation}`"
+    _tell_user(client, body, message)
+    return None
+
+
+def _tell_user(client: WebClient, body: dict[str, Any], message: str) -> None:
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+    if not user or not channel:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=user, text=message)
+    except SlackApiError as exc:
+        logger.warning("could not tell %s about an error: %s", user, exc.response.get("error"))
+
+
+def register(app: App, services: Services) -> None:
+    app.error(handle_error)

@@ -1,0 +1,112 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parent.parent / "bot" / "samples"
+
+# Variables the bot reads; cleared so a developer's shell or .env cannot leak into tests.
+_BOT_VARIABLES = (  # noqa: SIM905 - one readable block of names
+    "SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_APP_TOKEN SLACK_API_URL SLACK_CHANNEL "
+    "SLACK_COMMAND MIN_SEVERITY ROUTING_RULES PUBSUB_SUBSCRIPTION PUBSUB_MAX_MESSAGES "
+    "PUBSUB_PUSH_AUDIENCE PUBSUB_PUSH_SERVICE_ACCOUNT PUBSUB_PUSH_VERIFY PUBSUB_PUSH_CERTS_URL "
+    "DATABASE_URL SCC_PARENT SCC_EMULATOR_HOST RUN_EMULATOR_HOST LOGGING_EMULATOR_HOST "
+    "PUBSUB_EMULATOR_HOST VT_API_KEY VT_API_URL APPROVERS APPROVER_GROUP RESPONDERS "
+    "CONTAINMENT_MODE HOST PORT LOG_FORMAT LOG_LEVEL GCP_CONSOLE_URL"
+).split()
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in _BOT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    # pydantic-settings reads .env from the working directory.
+    monkeypatch.chdir(tmp_path)
+
+
+def sample_bytes(name: str) -> bytes:
+    """Return a bundled sample notification."""
+    return (SAMPLES / name).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return SAMPLES
+
+
+def pytest_report_header() -> str:
+    return f"bot samples: {SAMPLES} ({len(os.listdir(SAMPLES))} files)"
+
+
+@pytest.fixture(scope="session")
+def postgres_base_url() -> Iterator[str]:
+    from tests.postgres import postgres_available, postgres_server
+
+    if not postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries are missing; .ci/run should install them")
+        pytest.skip("PostgreSQL server binaries are not installed")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, and the same on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.db'}"
+    from tests.postgres import create_database
+
+    return create_database(request.getfixturevalue("postgres_base_url"))
+
+
+SIGNING_SECRET = "test-signing-secret"
+CHANNEL = "C0SECURITY"
+
+
+@pytest.fixture
+def slack() -> Iterator[Any]:
+    """The Slack Web API stand-in."""
+    from standins.slack_api import SlackStandIn
+
+    with SlackStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def make_settings(slack: Any, tmp_path: Path) -> Any:
+    """Build Settings pointed at the stand-ins; keyword arguments override."""
+    from bot.config import Settings
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "slack_bot_token": slack.bot_token,
+            "slack_signing_secret": SIGNING_SECRET,
+            "slack_api_url": slack.base_url,
+            "slack_channel": CHANNEL,
+            "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def services(make_settings: Any) -> Iterator[Any]:
+    """Services on SQLite and the Slack stand-in, with the schema created."""
+    from bot.db import create_schema
+    from bot.services import build_services
+
+    built = build_services(make_settings())
+    create_schema(built.engine)
+    # Fail fast in tests: no multi-second backoff between Slack retries.
+    built.slack.retry_handlers = []
+    yield built
+    built.close()
