@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from bot.clients import GoogleClients
 from bot.config import Settings
 from bot.db import make_engine
+from bot.finding import FindingRecord, parse_notification
 from bot.pipeline import ActionsBuilder, FindingPipeline
 from bot.routing import Router
 from bot.slack_client import make_web_client
@@ -31,12 +33,19 @@ class Services:
     pipeline: FindingPipeline
     action_builders: list[ActionsBuilder] = field(default_factory=list)
 
-    def finding_actions(self, record: object) -> tuple[dict[str, object], ...]:
+    def finding_actions(self, record: FindingRecord) -> tuple[dict[str, Any], ...]:
         """Collect the buttons every registered surface adds to a finding message."""
-        elements: list[dict[str, object]] = []
+        elements: list[dict[str, Any]] = []
         for builder in self.action_builders:
-            elements.extend(builder(record))  # type: ignore[arg-type]
+            elements.extend(builder(record))
         return tuple(elements)
+
+    def record(self, key: str) -> FindingRecord | None:
+        """Return the stored finding as a record, or None when the bot never saw it."""
+        stored = self.store.get(key)
+        if stored is None or not stored.snapshot:
+            return None
+        return parse_notification(stored.snapshot)
 
     def close(self) -> None:
         self.google.close()

@@ -99,14 +99,88 @@ def make_settings(slack: Any, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def services(make_settings: Any) -> Iterator[Any]:
+def settings_overrides() -> dict[str, Any]:
+    """Extra settings for the ``services`` fixture; override this fixture in a test module."""
+    return {}
+
+
+@pytest.fixture
+def services(make_settings: Any, settings_overrides: dict[str, Any]) -> Iterator[Any]:
     """Services on SQLite and the Slack stand-in, with the schema created."""
     from bot.db import create_schema
     from bot.services import build_services
 
-    built = build_services(make_settings())
+    built = build_services(make_settings(**settings_overrides))
     create_schema(built.engine)
     # Fail fast in tests: no multi-second backoff between Slack retries.
     built.slack.retry_handlers = []
     yield built
     built.close()
+
+
+@pytest.fixture
+def bot_server(services: Any) -> Iterator[str]:
+    """Serve the bot's HTTP app on 127.0.0.1 at a free port; yield its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from bot.app import build_http_app
+
+    server = make_server("127.0.0.1", 0, build_http_app(services), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def slack_requests(bot_server: str, slack: Any) -> Any:
+    """Signed Slack requests to the running bot; respond() lands in slack.responses["r1"]."""
+    from tests.slack_requests import SlackRequests
+
+    return SlackRequests(bot_server, SIGNING_SECRET, response_url=slack.response_url("r1"))
+
+
+@pytest.fixture
+def scc_standin() -> Iterator[Any]:
+    """The SCC v2 stand-in, seeded with every bundled sample finding."""
+    from standins.scc import SccStandIn
+
+    standin = SccStandIn()
+    for path in sorted(SAMPLES.glob("*_v2.json")):
+        standin.add_notification_json(path.read_text())
+    with standin:
+        yield standin
+
+
+@pytest.fixture
+def run_standin() -> Iterator[Any]:
+    """The Cloud Run v2 stand-in, seeded with the payments-api service and nightly job."""
+    from standins.cloud_run import CloudRunStandIn
+
+    with CloudRunStandIn.sample_payments_api() as standin:
+        yield standin
+
+
+@pytest.fixture
+def logging_standin() -> Iterator[Any]:
+    """The Cloud Logging v2 stand-in, seeded with payments-api entries."""
+    from standins.cloud_logging import LoggingStandIn
+
+    standin = LoggingStandIn()
+    standin.sample_entries_for_payments_api()
+    with standin:
+        yield standin
+
+
+@pytest.fixture
+def google_settings(scc_standin: Any, run_standin: Any, logging_standin: Any) -> dict[str, Any]:
+    """Settings overrides that point the Google clients at the stand-ins."""
+    return {
+        "scc_emulator_host": scc_standin.address,
+        "run_emulator_host": run_standin.address,
+        "logging_emulator_host": logging_standin.address,
+        "scc_parent": "organizations/123456789012",
+    }

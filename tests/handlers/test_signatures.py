@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.slack_requests import sign
+
+
+def test_link_button_click_is_acknowledged(slack_requests: Any) -> None:
+    response = slack_requests.block_action(user="U0ALICE", action_id="finding.open_console")
+
+    assert response.status_code == 200
+
+
+def test_bad_signature_is_refused(slack_requests: Any) -> None:
+    body = b"payload=%7B%7D"
+
+    response = slack_requests.post(
+        body, "application/x-www-form-urlencoded", signature="v0=" + "0" * 64
+    )
+
+    assert response.status_code == 401
+
+
+def test_stale_timestamp_is_refused(slack_requests: Any) -> None:
+    stale = int(time.time()) - 6 * 60
+    body = b"command=%2Fscc&text=help"
+
+    response = slack_requests.post(
+        body,
+        "application/x-www-form-urlencoded",
+        timestamp=stale,
+        signature=sign("test-signing-secret", str(stale), body),
+    )
+
+    assert response.status_code == 401
+
+
+def test_body_altered_after_signing_is_refused(slack_requests: Any) -> None:
+    stamp = str(int(time.time()))
+    signed = b"command=%2Fscc&text=help"
+
+    response = slack_requests.post(
+        b"command=%2Fscc&text=list",
+        "application/x-www-form-urlencoded",
+        timestamp=int(stamp),
+        signature=sign("test-signing-secret", stamp, signed),
+    )
+
+    assert response.status_code == 401
+
+
+def test_health_and_metrics(bot_server: str) -> None:
+    import requests
+
+    assert requests.get(f"{bot_server}/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(f"{bot_server}/readyz", timeout=5)
+    assert ready.status_code == 200
+    metrics = requests.get(f"{bot_server}/metrics", timeout=5)
+    assert "scc_findings_received" in metrics.text
