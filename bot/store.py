@@ -89,19 +89,18 @@ class FindingStore:
                     occurrences=1,
                 )
                 .on_conflict_do_nothing(index_elements=["key"])
+                # rowcount is not reliable for INSERT … ON CONFLICT across drivers; a returned
+                # row is.
+                .returning(findings.c.key)
             )
-            if inserted.rowcount == 1:
+            if inserted.first() is not None:
                 return True, None
         with self.engine.begin() as conn:
             taken = conn.execute(
                 update(findings)
                 .where(
                     findings.c.key == key,
-                    or_(
-                        findings.c.lease_until.is_(None),
-                        findings.c.lease_until < now,
-                        findings.c.lease_owner == owner,
-                    ),
+                    or_(findings.c.lease_until.is_(None), findings.c.lease_until < now),
                 )
                 .values(lease_owner=owner, lease_until=until)
             )
@@ -182,6 +181,41 @@ class FindingStore:
             ).all()
         return {status: count for status, count in rows}
 
+    def keys_with_finding_id(self, finding_id: str, *, limit: int = 5) -> list[str]:
+        """Return the names of stored findings whose last segment is ``finding_id``."""
+        suffix = f"/findings/{finding_id}"
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(findings.c.key)
+                .where(findings.c.key.endswith(suffix, autoescape=True))
+                .order_by(findings.c.updated_at.desc())
+                .limit(limit)
+            ).all()
+        return [row.key for row in rows]
+
+    def open_counts_by_severity(self) -> dict[str, int]:
+        """Return how many posted, active, unmuted findings there are per severity."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(findings.c.severity, func.count())
+                .where(*_OPEN)
+                .group_by(findings.c.severity)
+            ).all()
+        return {severity: count for severity, count in rows}
+
+    def newest_open(self, severity: str, *, limit: int = 3) -> list[StoredFinding]:
+        """Return the newest posted, active, unmuted findings of one severity."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(findings)
+                .where(*_OPEN, findings.c.severity == severity)
+                .order_by(
+                    findings.c.last_event_time.desc().nulls_last(), findings.c.updated_at.desc()
+                )
+                .limit(limit)
+            ).all()
+        return [_to_stored(row._mapping) for row in rows]
+
     def forget_unposted(self, older_than: datetime) -> int:
         """Delete placeholders never posted and untouched since ``older_than``."""
         with self.engine.begin() as conn:
@@ -196,6 +230,15 @@ class FindingStore:
                 )
             )
         return result.rowcount or 0
+
+
+# A finding still needing attention: posted, active, not muted and not deleted.
+_OPEN = (
+    findings.c.status == "posted",
+    findings.c.state == "ACTIVE",
+    findings.c.mute != "MUTED",
+    findings.c.deleted.is_(False),
+)
 
 
 def _to_stored(row: Any) -> StoredFinding:

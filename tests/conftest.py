@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.pubsub_fixtures"]
+
 SAMPLES = Path(__file__).resolve().parent.parent / "bot" / "samples"
 
 # Variables the bot reads; cleared so a developer's shell or .env cannot leak into tests.
@@ -18,7 +20,8 @@ _BOT_VARIABLES = (  # noqa: SIM905 - one readable block of names
     "PUBSUB_PUSH_AUDIENCE PUBSUB_PUSH_SERVICE_ACCOUNT PUBSUB_PUSH_VERIFY PUBSUB_PUSH_CERTS_URL "
     "DATABASE_URL SCC_PARENT SCC_EMULATOR_HOST RUN_EMULATOR_HOST LOGGING_EMULATOR_HOST "
     "PUBSUB_EMULATOR_HOST VT_API_KEY VT_API_URL APPROVERS APPROVER_GROUP RESPONDERS "
-    "CONTAINMENT_MODE HOST PORT LOG_FORMAT LOG_LEVEL GCP_CONSOLE_URL"
+    "CONTAINMENT_MODE CONTAINMENT_EXPIRY_MINUTES CONTAINMENT_OPERATION_TIMEOUT "
+    "HOST PORT LOG_FORMAT LOG_LEVEL GCP_CONSOLE_URL"
 ).split()
 
 

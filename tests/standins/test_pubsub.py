@@ -19,7 +19,7 @@ from google.cloud.pubsub_v1.types import FlowControl
 from google.pubsub_v1.types import StreamingPullRequest, StreamingPullResponse
 
 from standins.pubsub import PubSubError, PubSubStandIn
-from tests.standins.conftest import PubSubNames
+from tests.pubsub_fixtures import PubSubNames
 
 MessageCallback = Callable[[Message], None]
 
