@@ -31,3 +31,73 @@ class FindingAction(StrEnum):
     OPEN_LOGS = "finding.open_logs"
     OPEN_RUN = "finding.open_run"
     OPEN_VIRUSTOTAL = "finding.open_virustotal"
+
+
+class ContainAction(StrEnum):
+    OPEN = "contain.open"
+    APPROVE = "contain.approve"
+    REJECT = "contain.reject"
+    UNDO = "contain.undo"
+    SCC_MUTE = "contain.scc_mute"
+    SCC_RESOLVE = "contain.scc_resolve"
+    SCC_MARKS = "contain.scc_marks"
+    # Elements inside the modal.
+    CHOOSE = "contain.choose"
+    REASON = "contain.reason"
+
+
+class ContainBlock(StrEnum):
+    ACTIONS = "contain.actions"
+    REASON = "contain.reason"
+    PLAN = "contain.plan"
+    REQUEST = "contain.request"
+    DECISION = "contain.decision"
+    OUTCOME = "contain.outcome"
+    STATUS = "contain.status"
+
+
+class ContainCallback(StrEnum):
+    MODAL = "contain.modal"
+
+
+class InvestigateAction(StrEnum):
+    RELATED = "investigate.related"
+    CONTAINER = "investigate.container"
+    LOGS = "investigate.logs"
+    VIRUSTOTAL = "investigate.virustotal"
+    VIRUSTOTAL_LINK = "investigate.virustotal_link"
+    SCRIPT = "investigate.script"
+    MITRE = "investigate.mitre"
+
+
+class InvestigateBlock(StrEnum):
+    ANSWER = "investigate.answer"
+    DETAILS = "investigate.details"
+    LINES = "investigate.lines"
+    NOTE = "investigate.note"
+
+
+class CommandBlock(StrEnum):
+    HELP = "command.help"
+    SHARE = "command.share"
+    LIST_HEADER = "command.list_header"
+    LIST_ITEMS = "command.list_items"
+    LIST_MORE = "command.list_more"
+    NOTICE = "command.notice"
+
+
+class CommandAction(StrEnum):
+    SHARE = "command.share"
+    MORE = "command.more"
+
+
+class HomeBlock(StrEnum):
+    HEADER = "home.header"
+    COUNTS = "home.counts"
+    NEWEST = "home.newest"
+    PENDING_HEADER = "home.pending_header"
+    PENDING = "home.pending"
+    ACTIONS_HEADER = "home.actions_header"
+    ACTIONS = "home.actions"
+    FOOTER = "home.footer"
+    DENIED = "home.denied"

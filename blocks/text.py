@@ -74,6 +74,12 @@ def _joins_previous(char: str) -> bool:
     return unicodedata.combining(char) != 0 or 0xFE00 <= ord(char) <= 0xFE0F
 
 
+# Most finding text is plain ASCII: escape it with one translate call.
+_ASCII_TABLE = {ord(c): e for c, e in _ENTITIES.items()} | {ord("`"): BACKTICK_STAND_IN}
+_ASCII_TABLE |= {p: f"⟦U+{p:04X}⟧" for p in [*range(0x20), 0x7F] if p != 0x0A}
+_ASCII_CODE_TABLE = {p: v for p, v in _ASCII_TABLE.items() if p != 0x09}
+
+
 def escape(text: str, *, code: bool = False) -> str:
     """Return ``text`` safe to place in mrkdwn.
 
@@ -81,6 +87,8 @@ def escape(text: str, *, code: bool = False) -> str:
         text: untrusted text.
         code: the text goes inside a code block, where tabs and newlines stay as they are.
     """
+    if text.isascii():
+        return text.translate(_ASCII_CODE_TABLE if code else _ASCII_TABLE)
     return "".join(_escaped_units(text, code=code))
 
 
@@ -94,6 +102,10 @@ def fit(text: str, limit: int, *, code: bool = False, marker: str = ELLIPSIS) ->
     """Escape ``text`` and cut it to ``limit`` characters; return it and whether it was cut."""
     if limit <= len(marker):
         raise ValueError("limit must leave room for the marker")
+    if len(text) <= limit:
+        whole = escape(text, code=code)
+        if len(whole) <= limit:
+            return whole, False
     pieces: list[str] = []
     used = 0
     units = _escaped_units(text, code=code)

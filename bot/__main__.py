@@ -6,7 +6,12 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
+
+# google-api-core warns on every import that Python 3.11 support ends in 2027; App Engine
+# runs 3.12, and the warning says nothing an operator can act on at run time.
+warnings.filterwarnings("ignore", message="You are using a Python version", category=FutureWarning)
 
 logger = logging.getLogger("bot")
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from sqlalchemy import text
 
+from bot.logs import TRACE_HEADER, ContextExecutor, reset_trace, set_trace
 from bot.metrics import METRICS
 from bot.push import PushAuthError, PushVerifier, handle_push
 from bot.services import Services
@@ -28,6 +29,8 @@ def build_bolt_app(services: Services) -> App:
         # The token is checked by /readyz; verifying it here would call Slack at import.
         token_verification_enabled=False,
         process_before_response=False,
+        # Listeners run after the ack; this pool carries the request's trace into them.
+        listener_executor=ContextExecutor(max_workers=10, thread_name_prefix="bolt"),
     )
     register_all(app, services)
     return app
@@ -47,6 +50,16 @@ def build_http_app(services: Services, bolt: App | None = None) -> Flask:
         )
     flask_app = Flask("scc_slack_bot")
     flask_app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024
+
+    @flask_app.before_request
+    def capture_trace() -> None:
+        g.trace_token = set_trace(request.headers.get(TRACE_HEADER))
+
+    @flask_app.teardown_request
+    def forget_trace(_error: BaseException | None) -> None:
+        token = g.pop("trace_token", None)
+        if token is not None:
+            reset_trace(token)
 
     @flask_app.post("/slack/events")
     def slack_events() -> Any:

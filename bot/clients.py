@@ -24,12 +24,17 @@ from google.cloud.run_v2.services.executions.transports import ExecutionsGrpcTra
 from google.cloud.run_v2.services.jobs.transports import JobsGrpcTransport
 from google.cloud.run_v2.services.revisions.transports import RevisionsGrpcTransport
 from google.cloud.run_v2.services.services.transports import ServicesGrpcTransport
+from google.cloud.secretmanager_v1 import SecretManagerServiceClient
+from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
+    SecretManagerServiceGrpcTransport,
+)
 from google.cloud.securitycenter_v2.services.security_center.transports import (
     SecurityCenterGrpcTransport,
 )
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 from bot.config import Settings
+from bot.investigate.virustotal import VirusTotalClient
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +110,22 @@ class GoogleClients:
             self._settings.pubsub_emulator_host,
         )
 
+    @property
+    def virustotal(self) -> VirusTotalClient | None:
+        """Return the VirusTotal client, or None when VT_API_KEY is not set."""
+        key = self._settings.vt_api_key
+        if key is None:
+            return None
+        with self._lock:
+            if "virustotal" not in self._made:
+                self._made["virustotal"] = VirusTotalClient(
+                    key.get_secret_value(),
+                    host=self._settings.vt_api_url,
+                    per_minute=self._settings.vt_lookups_per_minute,
+                )
+            client: VirusTotalClient = self._made["virustotal"]
+            return client
+
     def _client(
         self, key: str, client_type: type[T], transport_type: Any, emulator: str | None
     ) -> T:
@@ -112,7 +133,13 @@ class GoogleClients:
             if key not in self._made:
                 if emulator:
                     channel = self._channel(emulator)
-                    transport = functools.partial(transport_type, channel=channel)
+                    # The GAPIC clients take a transport factory (they always pass
+                    # credentials); Pub/Sub's wrapper takes only a transport instance.
+                    transport = (
+                        transport_type(channel=channel)
+                        if key == "subscriber"
+                        else functools.partial(transport_type, channel=channel)
+                    )
                     self._made[key] = client_type(transport=transport)  # type: ignore[call-arg]
                     logger.info(
                         "%s client uses the endpoint at %s without credentials", key, emulator
@@ -127,9 +154,23 @@ class GoogleClients:
         return self._channels[address]
 
     def close(self) -> None:
-        """Close the plaintext channels opened for emulator hosts."""
+        """Close the plaintext channels opened for emulator hosts and the VirusTotal session."""
         with self._lock:
             for channel in self._channels.values():
                 channel.close()
             self._channels.clear()
+            virustotal = self._made.get("virustotal")
             self._made.clear()
+        if virustotal is not None:
+            virustotal.close()
+
+
+def make_secret_manager_client(emulator: str | None = None) -> SecretManagerServiceClient:
+    """Return a Secret Manager client; used before the settings exist, so not cached here."""
+    if not emulator:
+        return SecretManagerServiceClient()
+    channel = grpc.insecure_channel(emulator)
+    logger.info("secret manager client uses the endpoint at %s without credentials", emulator)
+    return SecretManagerServiceClient(
+        transport=functools.partial(SecretManagerServiceGrpcTransport, channel=channel)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from enum import StrEnum
 from typing import Annotated, Any
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_channel: str
     slack_command: str = "/scc"
+    # Who may use the slash command, and where; empty means everyone, everywhere.
+    command_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    command_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Where findings go
     min_severity: Severity = Severity.LOW
@@ -81,12 +85,23 @@ class Settings(BaseSettings):
     # VirusTotal
     vt_api_key: SecretStr | None = None
     vt_api_url: str = "https://www.virustotal.com"
+    # The public API allows 4 lookups a minute; the bot spaces its own calls to match.
+    vt_lookups_per_minute: int = Field(default=4, ge=1, le=10000)
+
+    # Investigation buttons
+    related_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    logs_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    same_script_lookback_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)
+    investigation_cache_seconds: int = Field(default=300, ge=0, le=3600)
 
     # Containment
     approvers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     approver_group: str | None = None
     responders: Annotated[list[str], NoDecode] = Field(default_factory=list)
     containment_mode: ContainmentMode = ContainmentMode.EXECUTE
+    # How long an approval request stays open, and how long to await a Cloud Run operation.
+    containment_expiry_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    containment_operation_timeout: float = Field(default=120.0, gt=0, le=3600)
 
     # Serving
     host: str = "127.0.0.1"
@@ -106,14 +121,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"not valid JSON: {exc.msg} at position {exc.pos}") from exc
         return value
 
-    @field_validator("approvers", "responders", mode="before")
+    @field_validator("approvers", "responders", "command_users", "command_channels", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("approvers", "responders")
+    @field_validator("approvers", "responders", "command_users")
     @classmethod
     def _user_ids(cls, value: list[str]) -> list[str]:
         for user_id in value:
@@ -137,6 +152,14 @@ class Settings(BaseSettings):
         # unless the base ends with a slash.
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("vt_api_url")
+    @classmethod
+    def _vt_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("must be https, or http on localhost for a stand-in")
+        # vt-py appends /api/v3/... to the host as given.
+        return value.rstrip("/")
+
     @field_validator(
         "scc_emulator_host", "run_emulator_host", "logging_emulator_host", "pubsub_emulator_host"
     )
@@ -144,6 +167,14 @@ class Settings(BaseSettings):
     def _host_port(cls, value: str | None) -> str | None:
         if value is not None and not _HOST_PORT.match(value):
             raise ValueError(f"{value!r} is not host:port")
+        return value
+
+    @field_validator("command_channels")
+    @classmethod
+    def _channel_ids(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if not _CHANNEL_ID.match(channel):
+                raise ValueError(f"{channel!r} is not a Slack channel id (C…, G… or D…)")
         return value
 
     @field_validator("slack_command")
@@ -168,6 +199,16 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, or raise ConfigError naming each bad variable."""
+    from bot.secrets import SecretError, is_reference, references_in, resolve_references
+
+    # Values naming Secret Manager versions (sm://...) are read before validation; an
+    # override wins over the environment, as it does for plain values.
+    references = references_in(os.environ, set(Settings.model_fields) - set(overrides))
+    references.update({name: value for name, value in overrides.items() if is_reference(value)})
+    try:
+        overrides = {**overrides, **resolve_references(references)}
+    except SecretError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -63,6 +63,53 @@ Index("ix_findings_script_sha256", findings.c.script_sha256)
 Index("ix_findings_resource_name", findings.c.resource_name)
 Index("ix_findings_updated_at", findings.c.updated_at)
 
+# Containment proposed from Slack: each row moves pending → approved → executing → done or
+# failed (or rejected, expired, replanned; done → undoing → undone) by conditional updates.
+containment_requests = Table(
+    "containment_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("finding_key", String(512), nullable=False),
+    Column("resource", String(512), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("thread_ts", String(32), nullable=False),
+    Column("request_ts", String(32)),
+    Column("requester", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("plans", Text, nullable=False),  # JSON list of plans, each with before/after/etag
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(32)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("results", Text, nullable=False, default="[]"),  # JSON: what each action replaced
+    Column("error", Text, nullable=False, default=""),
+    Column("undone_by", String(32)),
+    Column("undone_at", DateTime(timezone=True)),
+    Column("replaced_by", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_containment_requests_status", containment_requests.c.status)
+Index("ix_containment_requests_finding_key", containment_requests.c.finding_key)
+
+# One row per containment event (request, approval, rejection, execution, undo, SCC change).
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("request_id", String(32)),
+    Column("finding_key", String(512), nullable=False, default=""),
+    Column("resource", String(512), nullable=False, default=""),
+    Column("before", Text, nullable=False, default=""),
+    Column("after", Text, nullable=False, default=""),
+    Column("result", Text, nullable=False, default=""),
+)
+Index("ix_audit_at", audit.c.at)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine for ``DATABASE_URL``, tuned for the dialect."""
@@ -85,6 +132,10 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     # WAL lets readers run while the worker writes; busy_timeout waits out short locks.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # With WAL, NORMAL syncs at checkpoints rather than at every commit: a crash of the
+    # process loses nothing, a power cut may forget the last few posts (a later update of
+    # one of those findings would then be posted anew). PostgreSQL is the production store.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -53,6 +53,8 @@ class FindingRecord:
     v1_project_display_name: str = ""
     unreadable_fields: tuple[str, ...] = ()
     content_hash: str = field(default="", compare=False)
+    # The notification as received, kept so the store need not serialize it again.
+    source: str = field(default="", compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -168,6 +170,7 @@ def parse_notification(data: bytes | str) -> FindingRecord:
         v1_project_display_name=v1_display if isinstance(v1_display, str) else "",
         unreadable_fields=unreadable,
         content_hash=_content_hash(finding, resource, deleted),
+        source=text,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from blocks.finding import MessageContext, build_finding_message
 from blocks.updates import build_change_reply, build_recurrence_reply
 from bot.finding import FindingRecord, NotificationParseError, parse_notification, record_to_json
+from bot.logs import bind_finding, unbind_finding
 from bot.metrics import METRICS
 from bot.routing import Router
 from bot.store import FindingStore, StoredFinding, utcnow
@@ -31,6 +33,7 @@ from bot.store import FindingStore, StoredFinding, utcnow
 logger = logging.getLogger(__name__)
 
 SAME_SCRIPT_WINDOW = timedelta(hours=24)
+SPREAD_LINKS = 5
 
 
 class Outcome(StrEnum):
@@ -80,16 +83,21 @@ class FindingPipeline:
         self.router = router
         self.console_base = console_base
         self.actions = actions or (lambda _record: ())
+        # Permalinks never change; keep them rather than asking Slack on every post.
+        self._permalinks: dict[tuple[str, str], str] = {}
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def handle(self, delivery: Delivery) -> Outcome:
         """Process one delivery and say whether it may be acknowledged."""
+        started = time.perf_counter()
         try:
             record = parse_notification(delivery.data)
         except NotificationParseError as exc:
             logger.warning("rejected Pub/Sub message %s: %s", delivery.message_id, exc.reason)
             METRICS.findings_received.labels(outcome=Outcome.REJECTED).inc()
+            METRICS.observe_handled(Outcome.REJECTED, time.perf_counter() - started)
             return Outcome.REJECTED
+        finding_token = bind_finding(record.key)
         try:
             outcome = self._handle_record(record, delivery)
         except SlackClientError as exc:
@@ -105,27 +113,33 @@ class FindingPipeline:
                 "could not process finding %s (message %s)", record.key, delivery.message_id
             )
             outcome = Outcome.FAILED
+        finally:
+            unbind_finding(finding_token)
         METRICS.findings_received.labels(outcome=outcome).inc()
+        METRICS.observe_handled(outcome, time.perf_counter() - started)
         logger.info(
             "finding %s: %s", record.key, outcome, extra={"finding": record.key, "outcome": outcome}
         )
         return outcome
 
     def _handle_record(self, record: FindingRecord, delivery: Delivery) -> Outcome:
-        claimed, stored = self.store.claim(record.key, self.worker_id)
+        # Each attempt is its own lease owner: two threads of one process must not share one.
+        lease = _Lease(self.store, record.key, f"{self.worker_id}:{uuid.uuid4().hex[:8]}")
+        claimed, stored = self.store.claim(record.key, lease.owner)
         if not claimed:
             return Outcome.BUSY
-        saved = False
         try:
-            outcome = self._decide_and_act(record, stored, delivery)
-            saved = True
-            return outcome
+            return self._decide_and_act(record, stored, delivery, lease)
         finally:
-            if not saved:
-                self.store.release(record.key, self.worker_id)
+            if not lease.settled:
+                lease.release()
 
     def _decide_and_act(
-        self, record: FindingRecord, stored: StoredFinding | None, delivery: Delivery
+        self,
+        record: FindingRecord,
+        stored: StoredFinding | None,
+        delivery: Delivery,
+        lease: _Lease,
     ) -> Outcome:
         published = delivery.publish_time
         if (
@@ -135,22 +149,22 @@ class FindingPipeline:
             and published < stored.last_published_at
         ):
             # Pub/Sub does not keep order: an older notification must not undo a newer one.
-            self.store.release(record.key, self.worker_id)
+            lease.release()
             return Outcome.STALE
         if stored and stored.content_hash == record.content_hash:
-            self.store.release(record.key, self.worker_id)
+            lease.release()
             return Outcome.DUPLICATE
         if stored is None or not stored.posted:
-            return self._post_new(record, published)
-        return self._update_existing(record, stored, published)
+            return self._post_new(record, published, lease)
+        return self._update_existing(record, stored, published, lease)
 
-    def _post_new(self, record: FindingRecord, published: datetime | None) -> Outcome:
+    def _post_new(
+        self, record: FindingRecord, published: datetime | None, lease: _Lease
+    ) -> Outcome:
         channel = self.router.channel_for(record)
         if channel is None or record.deleted:
             status = "deleted" if record.deleted else "filtered"
-            self.store.save(
-                record.key, self.worker_id, status=status, **self._columns(record, published)
-            )
+            lease.save(status=status, **self._columns(record, published))
             return Outcome.FILTERED
         message = build_finding_message(record, self._context(record))
         response = self.slack.chat_postMessage(
@@ -160,9 +174,7 @@ class FindingPipeline:
             unfurl_links=False,
             unfurl_media=False,
         )
-        self.store.save(
-            record.key,
-            self.worker_id,
+        lease.save(
             status="posted",
             channel=response["channel"],
             message_ts=response["ts"],
@@ -172,7 +184,11 @@ class FindingPipeline:
         return Outcome.POSTED
 
     def _update_existing(
-        self, record: FindingRecord, stored: StoredFinding, published: datetime | None
+        self,
+        record: FindingRecord,
+        stored: StoredFinding,
+        published: datetime | None,
+        lease: _Lease,
     ) -> Outcome:
         assert stored.channel is not None
         assert stored.message_ts is not None
@@ -213,9 +229,7 @@ class FindingPipeline:
                 text=reply.text,
                 blocks=reply.blocks,
             )
-        self.store.save(
-            record.key, self.worker_id, status="posted", occurrences=occurrences, **columns
-        )
+        lease.save(status="posted", occurrences=occurrences, **columns)
         return Outcome.UPDATED if changes or recurred else Outcome.DUPLICATE
 
     def _context(
@@ -236,13 +250,25 @@ class FindingPipeline:
             since=utcnow() - SAME_SCRIPT_WINDOW,
         )
         found = []
-        for other in others:
+        for index, other in enumerate(others):
             label = other.resource_label or other.resource_name
             url = ""
-            if other.channel and other.message_ts:
-                url = message_link(self.slack, other.channel, other.message_ts)
+            # Only the first few are shown as links; the rest count toward the total.
+            if index < SPREAD_LINKS and other.channel and other.message_ts:
+                url = self._permalink(other.channel, other.message_ts)
             found.append((label, url))
         return tuple(found)
+
+    def _permalink(self, channel: str, ts: str) -> str:
+        key = (channel, ts)
+        if key not in self._permalinks:
+            link = message_link(self.slack, channel, ts)
+            if not link:
+                return ""
+            if len(self._permalinks) > 10_000:
+                self._permalinks.clear()
+            self._permalinks[key] = link
+        return self._permalinks[key]
 
     @staticmethod
     def _columns(record: FindingRecord, published: datetime | None) -> dict[str, Any]:
@@ -259,10 +285,28 @@ class FindingPipeline:
             "event_time": record.event_time,
             "last_event_time": record.event_time,
             "content_hash": record.content_hash,
-            "snapshot": record_to_json(record),
+            "snapshot": record.source or record_to_json(record),
             "last_published_at": published,
             "deleted": record.deleted,
         }
+
+
+class _Lease:
+    """One attempt's hold on a finding; settled once saved or released."""
+
+    def __init__(self, store: FindingStore, key: str, owner: str) -> None:
+        self.store = store
+        self.key = key
+        self.owner = owner
+        self.settled = False
+
+    def save(self, **values: Any) -> None:
+        self.settled = True
+        self.store.save(self.key, self.owner, **values)
+
+    def release(self) -> None:
+        self.settled = True
+        self.store.release(self.key, self.owner)
 
 
 def message_link(slack: WebClient, channel: str, ts: str) -> str:

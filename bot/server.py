@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
 from bot.config import Settings
-from bot.runtime import Runtime, SchemaMissing, start_runtime
+from bot.serving import SERVER_OPTIONS, WarmingApp
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -21,20 +24,27 @@ class _Gunicorn(BaseApplication):
 
     def load_config(self) -> None:
         self.cfg.set("bind", f"{self.settings_.host}:{self.settings_.port}")
-        # One process: the Pub/Sub stream and the lazy listeners live in it; threads serve
-        # Slack's requests concurrently.
-        self.cfg.set("workers", 1)
-        self.cfg.set("worker_class", "gthread")
-        self.cfg.set("threads", 8)
-        self.cfg.set("timeout", 60)
-        self.cfg.set("accesslog", None)
+        # The same worker model as gunicorn.conf.py, which App Engine and Cloud Run use.
+        for name, value in SERVER_OPTIONS.items():
+            self.cfg.set(name, value)
+        self.cfg.set("worker_exit", self._worker_exit)
 
     def load(self) -> Any:
         # Runs in the worker after the fork, so gRPC channels are made in the right process.
+        return WarmingApp(self._build)
+
+    def _build(self) -> Any:
+        from bot.runtime import start_runtime
+
         self.runtime = start_runtime(self.settings_)
         if self.settings_.slack_app_token:
             _start_socket_mode(self.runtime, self.settings_)
         return self.runtime.http
+
+    def _worker_exit(self, _server: Any, _worker: Any) -> None:
+        # Stop the Pub/Sub stream first: messages in hand finish, the rest are redelivered.
+        if self.runtime is not None:
+            self.runtime.stop()
 
 
 def _start_socket_mode(runtime: Runtime, settings: Settings) -> None:
@@ -48,9 +58,5 @@ def _start_socket_mode(runtime: Runtime, settings: Settings) -> None:
 
 def serve(settings: Settings) -> int:
     """Run until stopped."""
-    try:
-        _Gunicorn(settings).run()
-    except SchemaMissing as exc:
-        logger.error("%s", exc)
-        return 2
+    _Gunicorn(settings).run()
     return 0

@@ -132,7 +132,7 @@ def _resolver(entry: logging_types.LogEntry) -> filters.Resolver:
     raw = _LogEntry.pb(entry)
 
     def resolve(field: str) -> list[Any]:
-        return filters.proto_values(raw, field.split("."), camel=True)
+        return filters.proto_values(raw, filters.field_path(field), camel=True)
 
     return resolve
 

@@ -21,6 +21,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 OPERATORS = ("<=", ">=", "!=", "=", "<", ">", ":")
 _WORD = re.compile(r"[A-Za-z0-9_.@/*+\-]+")
+_PATH_PART = re.compile(r'"([^"]*)"|([^."]+)')
 
 
 class FilterError(ValueError):
@@ -176,17 +177,24 @@ class _Parser:
             return inner
         if token.kind != "word" or token.text in ("AND", "OR"):
             raise FilterError(f"expected a field name at position {token.pos}, got {token.text!r}")
+        field = token.text
+        segment = self._peek()
+        if field.endswith(".") and segment is not None and segment.kind == "string":
+            # A quoted segment names a key holding dots or slashes, as Cloud Logging
+            # documents for labels."run.googleapis.com/execution_name".
+            self._take()
+            field += '"' + segment.text + '"'
         op = self._take()
         if op.kind != "op":
-            raise FilterError(f"expected an operator after {token.text!r} at position {op.pos}")
+            raise FilterError(f"expected an operator after {field!r} at position {op.pos}")
         value = self._take()
         if value.kind == "string":
-            return Restriction(token.text, op.text, Value(value.text, quoted=True))
+            return Restriction(field, op.text, Value(value.text, quoted=True))
         if value.kind != "word":
             raise FilterError(f"expected a value after {op.text!r} at position {value.pos}")
         if not self._bare_values and not _is_bare_literal(value.text):
             raise FilterError(f"string value {value.text!r} must be in double quotes")
-        return Restriction(token.text, op.text, Value(value.text, quoted=False))
+        return Restriction(field, op.text, Value(value.text, quoted=False))
 
 
 def _is_bare_literal(text: str) -> bool:
@@ -201,6 +209,11 @@ def parse(text: str, *, bare_values: bool = False) -> Expr | None:
             only accepts numbers and booleans unquoted).
     """
     return _Parser(text, bare_values=bare_values).parse()
+
+
+def field_path(field: str) -> list[str]:
+    """Split a field name on dots, keeping a quoted segment (``labels."a.b/c"``) whole."""
+    return [quoted or bare for quoted, bare in _PATH_PART.findall(field)]
 
 
 def restrictions(expr: Expr | None) -> Iterator[Restriction]:

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -62,6 +62,8 @@ class ApiCall:
     params: dict[str, Any]
     status: int
     response: dict[str, Any]
+    # When the stand-in answered (time.monotonic()), for latency measurements.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -9,20 +9,16 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings
+
 pytest_plugins = ["tests.pubsub_fixtures"]
 
 SAMPLES = Path(__file__).resolve().parent.parent / "bot" / "samples"
 
 # Variables the bot reads; cleared so a developer's shell or .env cannot leak into tests.
-_BOT_VARIABLES = (  # noqa: SIM905 - one readable block of names
-    "SLACK_BOT_TOKEN SLACK_SIGNING_SECRET SLACK_APP_TOKEN SLACK_API_URL SLACK_CHANNEL "
-    "SLACK_COMMAND MIN_SEVERITY ROUTING_RULES PUBSUB_SUBSCRIPTION PUBSUB_MAX_MESSAGES "
-    "PUBSUB_PUSH_AUDIENCE PUBSUB_PUSH_SERVICE_ACCOUNT PUBSUB_PUSH_VERIFY PUBSUB_PUSH_CERTS_URL "
-    "DATABASE_URL SCC_PARENT SCC_EMULATOR_HOST RUN_EMULATOR_HOST LOGGING_EMULATOR_HOST "
-    "PUBSUB_EMULATOR_HOST VT_API_KEY VT_API_URL APPROVERS APPROVER_GROUP RESPONDERS "
-    "CONTAINMENT_MODE CONTAINMENT_EXPIRY_MINUTES CONTAINMENT_OPERATION_TIMEOUT "
-    "HOST PORT LOG_FORMAT LOG_LEVEL GCP_CONSOLE_URL"
-).split()
+_BOT_VARIABLES = [name.upper() for name in Settings.model_fields] + [
+    "SECRETMANAGER_EMULATOR_HOST",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +137,7 @@ def bot_server(services: Any) -> Iterator[str]:
 @pytest.fixture
 def slack_requests(bot_server: str, slack: Any) -> Any:
     """Signed Slack requests to the running bot; respond() lands in slack.responses["r1"]."""
-    from tests.slack_requests import SlackRequests
+    from standins.slack_requests import SlackRequests
 
     return SlackRequests(bot_server, SIGNING_SECRET, response_url=slack.response_url("r1"))
 

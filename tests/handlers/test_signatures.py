@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.slack_requests import sign
+from standins.slack_requests import sign
 
 
 def test_link_button_click_is_acknowledged(slack_requests: Any) -> None:

@@ -1,0 +1,1 @@
+"""Containment of Cloud Run resources from Slack: plan, approve, execute once, undo."""

@@ -1,0 +1,229 @@
+"""The offline demo: the real bot against local stand-ins, on the bundled sample findings.
+
+Everything the bot does in production runs here unchanged: findings are published to a
+Pub/Sub stand-in, pulled by the streaming worker, deduplicated in a SQLite store and posted
+through slack_sdk to a Slack Web API stand-in; buttons are clicked with signed requests
+against the bot's own HTTP endpoint, which calls Google Cloud stand-ins over gRPC.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import SecretStr
+from werkzeug.serving import make_server
+
+from bot.config import Settings
+from bot.runtime import Runtime, start_runtime
+
+logger = logging.getLogger(__name__)
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+PROJECT = "projects/acme-sec"
+TOPIC = f"{PROJECT}/topics/scc-findings"
+SUBSCRIPTION = f"{PROJECT}/subscriptions/scc-findings-bot"
+CHANNEL = "C0SECURITY"
+SIGNING_SECRET = "demo-signing-secret"  # noqa: S105 - the stand-ins' own secret
+RESPONDER, APPROVER = "U0RESPONDER", "U0APPROVER"
+BUILDER = "https://app.slack.com/block-kit-builder/#"
+MAIN_SAMPLE = "malicious_python_v2.json"
+
+# Extra demo steps contributed by other surfaces: each gets the running demo and prints.
+DemoStep = Callable[["DemoWorld"], None]
+STEPS: list[tuple[str, DemoStep]] = []
+
+
+class DemoWorld:
+    """The running demo: stand-ins, the bot, and a way to click its buttons."""
+
+    def __init__(self, stack: ExitStack, out: Path) -> None:
+        from standins.cloud_logging import LoggingStandIn
+        from standins.cloud_run import CloudRunStandIn
+        from standins.pubsub import PubSubStandIn
+        from standins.scc import SccStandIn
+        from standins.slack_api import SlackStandIn
+
+        self.out = out
+        self.slack = stack.enter_context(SlackStandIn())
+        self.slack.add_user(RESPONDER, name="riley.responder", tz="Europe/Paris")
+        self.slack.add_user(APPROVER, name="alex.approver", tz="America/New_York")
+        self.pubsub = stack.enter_context(PubSubStandIn())
+        self.pubsub.create_topic(TOPIC)
+        self.pubsub.create_subscription(SUBSCRIPTION, TOPIC)
+        scc = SccStandIn()
+        for path in sorted(SAMPLES.glob("*_v2.json")):
+            scc.add_notification_json(path.read_text())
+        self.scc = stack.enter_context(scc)
+        self.run = stack.enter_context(CloudRunStandIn.sample_payments_api())
+        logs = LoggingStandIn()
+        logs.sample_entries_for_payments_api()
+        self.logging = stack.enter_context(logs)
+        self.database = out / "demo.db"
+        self.database.unlink(missing_ok=True)
+        # The Pub/Sub client reads its emulator host from the environment only.
+        os.environ["PUBSUB_EMULATOR_HOST"] = self.pubsub.host
+        self.settings = Settings(
+            slack_bot_token=SecretStr(self.slack.bot_token),
+            slack_signing_secret=SecretStr(SIGNING_SECRET),
+            slack_api_url=self.slack.base_url,
+            slack_channel=CHANNEL,
+            database_url=f"sqlite:///{self.database}",
+            pubsub_subscription=SUBSCRIPTION,
+            pubsub_emulator_host=self.pubsub.host,
+            scc_emulator_host=self.scc.address,
+            run_emulator_host=self.run.address,
+            logging_emulator_host=self.logging.address,
+            scc_parent="organizations/123456789012",
+            approvers=[APPROVER],
+            responders=[RESPONDER],
+        )
+        self.runtime: Runtime = start_runtime(self.settings)
+        stack.callback(self.runtime.stop)
+        self.url = stack.enter_context(_serve(self.runtime))
+
+        from standins.slack_requests import SlackRequests
+
+        self.requests = SlackRequests(
+            self.url, SIGNING_SECRET, response_url=self.slack.response_url("demo")
+        )
+
+    def publish(self, data: bytes) -> None:
+        self.pubsub.publish(TOPIC, data)
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+        self.slack.wait_for(predicate, timeout=timeout)
+
+    def finding_message(self, sample: str) -> Any:
+        """Return the stand-in's copy of the message posted for a bundled sample."""
+        record_key = _key_of(SAMPLES / sample)
+        stored = self.runtime.services.store.get(record_key)
+        assert stored is not None and stored.channel and stored.message_ts
+        return self.slack.messages[(stored.channel, stored.message_ts)]
+
+
+@contextmanager
+def _serve(runtime: Runtime) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, runtime.http, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def _key_of(path: Path) -> str:
+    from bot.finding import parse_notification
+
+    return parse_notification(path.read_bytes()).key
+
+
+def run_demo(out: Path) -> int:
+    """Run the demo, print what Slack shows, and write the Block Kit JSON under ``out``."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with ExitStack() as stack:
+        world = DemoWorld(stack, out)
+        _banner(f"Bot running on {world.url}; stand-ins on 127.0.0.1; database {world.database}")
+        # The headline finding first, then the others.
+        samples = sorted(SAMPLES.glob("*.json"), key=lambda p: (p.name != MAIN_SAMPLE, p.name))
+        for path in samples:
+            world.publish(path.read_bytes())
+        # SCC re-sends a notification on every update; the bot must post each finding once.
+        world.publish((SAMPLES / MAIN_SAMPLE).read_bytes())
+        world.publish(b'{"finding": "this is not a finding"}')
+        world.wait(lambda: len(world.slack.calls_to("chat.postMessage", ok=True)) >= len(samples))
+        world.wait(lambda: world.pubsub.outstanding(SUBSCRIPTION) == 0)
+        posts = world.slack.calls_to("chat.postMessage", ok=True)
+        print(
+            f"\nPublished {len(samples) + 2} notifications ({len(samples)} findings, "
+            f"1 duplicate, 1 unreadable): {len(posts)} messages posted.\n"
+        )
+        for index, call in enumerate(posts, 1):
+            _show_message(index, call.params, out)
+        _state_change(world)
+        for title, step in STEPS:
+            _banner(title)
+            step(world)
+    print(f"\nDone in {time.monotonic() - started:.1f} s. Block Kit JSON is in {out}/.")
+    return 0
+
+
+def _state_change(world: DemoWorld) -> None:
+    _banner("SCC marks the malicious-Python finding inactive: the message is edited")
+    notification = json.loads((SAMPLES / "malicious_python_v2.json").read_text())
+    notification["finding"]["state"] = "INACTIVE"
+    world.publish(json.dumps(notification).encode())
+    world.wait(lambda: bool(world.slack.calls_to("chat.update", ok=True)))
+    message = world.finding_message("malicious_python_v2.json")
+    for reply in world.slack.thread(message.channel, message.ts):
+        print(render_text(reply.blocks, reply.text))
+
+
+def _show_message(index: int, params: dict[str, Any], out: Path) -> None:
+    blocks = params["blocks"]
+    payload = {"blocks": blocks}
+    path = out / f"message-{index:02d}.json"
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    _banner(f"Message {index} in #{params['channel']}  (notification text: {params['text']})")
+    print(render_text(blocks, params["text"]))
+    print(f"\n  Block Kit JSON: {path}")
+    link = BUILDER + quote(json.dumps(payload, separators=(",", ":")), safe="")
+    print(f"  Block Kit Builder: {link[:120]}… ({len(link):,} characters; full link in the JSON)")
+    path.with_suffix(".builder-url.txt").write_text(link + "\n")
+
+
+def render_text(blocks: list[dict[str, Any]], fallback: str = "") -> str:
+    """Render blocks roughly as Slack shows them, for a terminal."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "header":
+            lines.append(f"\n  ▌ {block['text']['text']}")
+        elif kind == "section":
+            if "text" in block:
+                lines.extend(_indent(_readable(block["text"]["text"])))
+            for field in block.get("fields", []):
+                lines.extend(_indent(_readable(field["text"])))
+        elif kind == "context":
+            for element in block.get("elements", []):
+                if "text" in element:
+                    lines.extend(_indent(_readable(element["text"]), "    · "))
+        elif kind == "actions":
+            labels = [f"[{element['text']['text']}]" for element in block.get("elements", [])]
+            lines.append("  " + " ".join(labels))
+        elif kind == "divider":
+            lines.append("  " + "─" * 60)
+    return "\n".join(lines) if lines else fallback
+
+
+def _readable(mrkdwn: str) -> str:
+    import re
+
+    # <url|label> → label (url); <!date^…|fallback> → fallback; then entities.
+    text = re.sub(r"<!date\^[^|>]*\|([^>]*)>", r"\1", mrkdwn)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"\2 ⟨\1⟩", text)
+    return html.unescape(text)
+
+
+def _indent(text: str, prefix: str = "    ") -> list[str]:
+    out = []
+    for line in text.splitlines() or [""]:
+        out.append(prefix + (line if len(line) <= 160 else line[:157] + "…"))
+    return out
+
+
+def _banner(title: str) -> None:
+    print("\n" + "═" * 78 + f"\n {title}\n" + "═" * 78)
