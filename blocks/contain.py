@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from blocks.finding import slack_date
-from blocks.ids import ContainAction, ContainBlock, ContainCallback, FindingBlock
+from blocks.ids import ContainAction, ContainBlock, ContainCallback
 from blocks.slack import Block, SlackMessage, button, context, header, section
 from blocks.text import fit, plain, text
 from bot.containment.execute import ActionResult
@@ -224,14 +224,9 @@ def build_thread_reply(request: ContainmentRequest, *, label: str) -> SlackMessa
     return SlackMessage(text=f"Containment of {label}: {request.status}", blocks=blocks)
 
 
-def with_containment_status(blocks: list[Block], request: ContainmentRequest) -> list[Block]:
-    """Return a finding message's blocks with one line on its latest containment."""
-    line = context(ContainBlock.STATUS, [f"*Containment:* {status_line(request)}"])
-    kept = [b for b in blocks if b.get("block_id") != ContainBlock.STATUS]
-    for index, block in enumerate(kept):
-        if block.get("block_id") == FindingBlock.INVESTIGATE:
-            return [*kept[:index], line, *kept[index:]]
-    return [*kept, line]
+def containment_notice(request: ContainmentRequest) -> str:
+    """Return the one line a finding message shows about its latest containment."""
+    return f"*Containment:* {status_line(request)}"
 
 
 def build_scc_reply(user: str, change: str) -> SlackMessage:

@@ -53,7 +53,6 @@ class ContainBlock(StrEnum):
     REQUEST = "contain.request"
     DECISION = "contain.decision"
     OUTCOME = "contain.outcome"
-    STATUS = "contain.status"
 
 
 class ContainCallback(StrEnum):

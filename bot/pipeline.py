@@ -63,6 +63,7 @@ class Delivery:
 
 
 ActionsBuilder = Callable[[FindingRecord], tuple[dict[str, Any], ...]]
+NoticesBuilder = Callable[[FindingRecord], tuple[str, ...]]
 
 
 class FindingPipeline:
@@ -83,6 +84,7 @@ class FindingPipeline:
         self.router = router
         self.console_base = console_base
         self.actions = actions or (lambda _record: ())
+        self.notices: NoticesBuilder = lambda _record: ()
         # Permalinks never change; keep them rather than asking Slack on every post.
         self._permalinks: dict[tuple[str, str], str] = {}
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -241,7 +243,27 @@ class FindingPipeline:
             last_seen=last_seen,
             same_script_elsewhere=self._same_script(record),
             actions=self.actions(record),
+            notices=self.notices(record),
         )
+
+    def refresh(self, key: str) -> bool:
+        """Re-render a posted finding's message from what is stored (after containment).
+
+        Returns:
+            Whether the message was edited; False when the bot never posted the finding.
+        """
+        stored = self.store.get(key)
+        if stored is None or stored.channel is None or stored.message_ts is None:
+            return False
+        record = parse_notification(stored.snapshot)
+        last_seen = stored.last_event_time if stored.occurrences > 1 else None
+        message = build_finding_message(
+            record, self._context(record, occurrences=stored.occurrences, last_seen=last_seen)
+        )
+        self.slack.chat_update(
+            channel=stored.channel, ts=stored.message_ts, text=message.text, blocks=message.blocks
+        )
+        return True
 
     def _same_script(self, record: FindingRecord) -> tuple[tuple[str, str], ...]:
         others = self.store.same_script_elsewhere(

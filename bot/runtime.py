@@ -11,6 +11,7 @@ from slack_bolt import App
 from bot.app import build_bolt_app, build_http_app
 from bot.config import Settings
 from bot.db import create_schema, schema_ready
+from bot.housekeeping import Housekeeper
 from bot.ingest import StreamingWorker
 from bot.services import Services, build_services
 
@@ -29,10 +30,13 @@ class Runtime:
     bolt: App
     http: Flask
     worker: StreamingWorker | None = None
+    housekeeper: Housekeeper | None = None
 
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+        if self.housekeeper is not None:
+            self.housekeeper.stop()
         self.services.close()
 
 
@@ -42,6 +46,7 @@ def start_runtime(settings: Settings, *, pull: bool = True) -> Runtime:
     _check_schema(services)
     bolt = build_bolt_app(services)
     runtime = Runtime(services=services, bolt=bolt, http=build_http_app(services, bolt))
+    runtime.housekeeper = Housekeeper(services.periodic).start()
     if pull and settings.pubsub_subscription:
         runtime.worker = StreamingWorker(
             services.google.subscriber,

@@ -13,7 +13,8 @@ from bot.clients import GoogleClients
 from bot.config import Settings
 from bot.db import make_engine
 from bot.finding import FindingRecord, parse_notification
-from bot.pipeline import ActionsBuilder, FindingPipeline
+from bot.housekeeping import Task
+from bot.pipeline import ActionsBuilder, FindingPipeline, NoticesBuilder
 from bot.routing import Router
 from bot.slack_client import make_web_client
 from bot.store import FindingStore
@@ -32,6 +33,10 @@ class Services:
     google: GoogleClients
     pipeline: FindingPipeline
     action_builders: list[ActionsBuilder] = field(default_factory=list)
+    # Short, safe mrkdwn lines other surfaces add under a finding's summary (containment).
+    notice_builders: list[NoticesBuilder] = field(default_factory=list)
+    # Periodic work surfaces need done in the background (bot.housekeeping).
+    periodic: list[Task] = field(default_factory=list)
 
     def finding_actions(self, record: FindingRecord) -> tuple[dict[str, Any], ...]:
         """Collect the buttons every registered surface adds to a finding message."""
@@ -39,6 +44,13 @@ class Services:
         for builder in self.action_builders:
             elements.extend(builder(record))
         return tuple(elements)
+
+    def finding_notices(self, record: FindingRecord) -> tuple[str, ...]:
+        """Collect the status lines every registered surface adds to a finding message."""
+        notices: list[str] = []
+        for builder in self.notice_builders:
+            notices.extend(builder(record))
+        return tuple(notices)
 
     def record(self, key: str) -> FindingRecord | None:
         """Return the stored finding as a record, or None when the bot never saw it."""
@@ -70,4 +82,5 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         ),
     )
     services.pipeline.actions = services.finding_actions
+    services.pipeline.notices = services.finding_notices
     return services

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -17,9 +15,10 @@ from bot.containment.flow import ContainmentFlow
 from bot.containment.plan import ActionKind
 from bot.containment.scc_actions import SccChange
 from bot.errors import UserFacingError
+from bot.housekeeping import Task
 from bot.refs import FindingRef
 from bot.services import Services
-from handlers.errors import handle_error
+from handlers.errors import refusals_shown
 
 logger = logging.getLogger(__name__)
 
@@ -63,22 +62,13 @@ def submitted_choice(view: dict[str, Any]) -> tuple[list[ActionKind], str, dict[
     return actions, reason, errors
 
 
-@contextmanager
-def refusals_shown(body: dict[str, Any], client: WebClient) -> Iterator[None]:
-    """Show a UserFacingError to the person who acted, without re-raising it.
-
-    Bolt resets an acknowledged response when a listener raises soon after ack(), and
-    Slack then sees no answer; expected refusals are therefore handled here.
-    """
-    try:
-        yield
-    except UserFacingError as exc:
-        handle_error(exc, body, client)
-
-
 def register(app: App, services: Services) -> None:
     flow = ContainmentFlow(services)
     services.action_builders.append(flow.finding_buttons)
+    services.notice_builders.append(flow.finding_notices)
+    services.periodic.append(
+        Task("expire containment requests", 30.0, lambda: flow.expire_due(services.slack))
+    )
 
     @app.action(ContainAction.OPEN)
     def handle_contain_open(ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -38,6 +40,19 @@ def _tell_user(client: WebClient, body: dict[str, Any], message: str) -> None:
         client.chat_postEphemeral(channel=channel, user=user, text=message)
     except SlackApiError as exc:
         logger.warning("could not tell %s about an error: %s", user, exc.response.get("error"))
+
+
+@contextmanager
+def refusals_shown(body: dict[str, Any], client: WebClient) -> Iterator[None]:
+    """Show a UserFacingError raised after ack() to the person who acted; do not re-raise.
+
+    Bolt 1.30 resets an acknowledged response when a listener raises soon after ack(), and
+    Slack then sees no answer at all, so listeners handle their expected refusals here.
+    """
+    try:
+        yield
+    except UserFacingError as exc:
+        handle_error(exc, body, client)
 
 
 def register(app: App, services: Services) -> None:

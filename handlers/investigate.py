@@ -32,6 +32,7 @@ from bot.pipeline import message_link
 from bot.refs import FindingRef
 from bot.services import Services
 from bot.store import StoredFinding
+from handlers.errors import refusals_shown
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,12 @@ def _answer_listener(services: Services, action: InvestigateAction, answer: Answ
         """Answer one investigation button in the finding's thread."""
         ack()
 
-        stored, record = _load(services, body)
+        loaded = None
+        with refusals_shown(body, client):
+            loaded = _load(services, body)
+        if loaded is None:
+            return
+        stored, record = loaded
 
         try:
             message = answer(record)
@@ -96,7 +102,12 @@ def _script_listener(services: Services, investigator: Investigator) -> Any:
         """Upload the whole script as a file in the finding's thread."""
         ack()
 
-        stored, record = _load(services, body)
+        loaded = None
+        with refusals_shown(body, client):
+            loaded = _load(services, body)
+        if loaded is None:
+            return
+        stored, record = loaded
         scripts = cut_scripts(record)
         if not scripts:
             _post(client, stored, build_error_reply("The whole script is already in the message."))

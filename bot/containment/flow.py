@@ -19,7 +19,7 @@ from blocks.contain import (
     build_request_message,
     build_scc_reply,
     build_thread_reply,
-    with_containment_status,
+    containment_notice,
 )
 from blocks.finding import slack_date
 from bot.config import ContainmentMode
@@ -286,19 +286,7 @@ class ContainmentFlow:
 
     def _mark_finding_message(self, client: WebClient, request: ContainmentRequest) -> None:
         try:
-            replies = client.conversations_replies(
-                channel=request.channel, ts=request.thread_ts, limit=1, inclusive=True
-            )
-            original = (replies.get("messages") or [{}])[0]
-            if original.get("ts") != request.thread_ts:
-                return
-            blocks = with_containment_status(list(original.get("blocks") or []), request)
-            client.chat_update(
-                channel=request.channel,
-                ts=request.thread_ts,
-                text=original.get("text") or "Finding",
-                blocks=blocks,
-            )
+            self.services.pipeline.refresh(request.finding_key)
         except SlackApiError as exc:
             # The thread already says what happened; the status line is a convenience.
             logger.warning(
@@ -306,6 +294,11 @@ class ContainmentFlow:
                 request.thread_ts,
                 exc.response.get("error"),
             )
+
+    def finding_notices(self, record: FindingRecord) -> tuple[str, ...]:
+        """Return the containment status line for a finding message, if any."""
+        request = self.store.latest_for(record.key)
+        return (containment_notice(request),) if request else ()
 
     # -- internals ---------------------------------------------------------------------------
 

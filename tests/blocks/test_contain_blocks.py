@@ -8,14 +8,17 @@ from blocks.contain import (
     build_contain_modal,
     build_finding_buttons,
     build_request_message,
-    with_containment_status,
+    containment_notice,
 )
+from blocks.finding import MessageContext, build_finding_message
 from blocks.ids import ContainAction, ContainBlock, ContainCallback, FindingBlock
 from bot.containment.execute import ActionResult
 from bot.containment.plan import ActionKind, Plan, Planning
 from bot.containment.store import ContainmentRequest, Status
+from bot.finding import parse_notification
 from bot.resources import CloudRunTarget, RunKind
 from standins.block_kit import validate_blocks, validate_view
+from tests.conftest import sample_bytes
 from tests.slack_safety import live_tokens
 
 SERVICE = "projects/acme-prod/locations/us-central1/services/payments-api"
@@ -145,18 +148,14 @@ def test_nothing_undoable_means_no_undo_button() -> None:
     assert _action_ids(message.blocks) == []
 
 
-def test_status_line_goes_above_the_finding_buttons_and_replaces_itself() -> None:
-    blocks = [
-        {"type": "section", "block_id": FindingBlock.SUMMARY, "text": {}},
-        {"type": "actions", "block_id": FindingBlock.INVESTIGATE, "elements": []},
-    ]
+def test_containment_notice_sits_under_the_finding_summary() -> None:
+    record = parse_notification(sample_bytes("malicious_python_v2.json"))
+    notice = containment_notice(_request(Status.REJECTED, decided_by="U0BOB"))
 
-    once = with_containment_status(blocks, _request(Status.REJECTED, decided_by="U0BOB"))
-    twice = with_containment_status(once, _request(Status.EXPIRED))
+    blocks = build_finding_message(record, MessageContext(notices=(notice,))).blocks
 
-    assert [b["block_id"] for b in twice] == [
-        FindingBlock.SUMMARY,
-        ContainBlock.STATUS,
-        FindingBlock.INVESTIGATE,
-    ]
-    assert "Expired" in str(twice[1])
+    ids = [block.get("block_id") for block in blocks]
+    assert ids.index(FindingBlock.NOTICE) == ids.index(FindingBlock.SUMMARY) + 1
+    assert notice.startswith("*Containment:* ")
+    assert "Rejected" in notice
+    assert validate_blocks(blocks) == []

@@ -13,9 +13,10 @@ from google.cloud import run_v2
 from google.cloud import securitycenter_v2 as scc
 from sqlalchemy import select, update
 
-from blocks.ids import ContainAction, ContainBlock, ContainCallback
+from blocks.ids import ContainAction, ContainBlock, ContainCallback, FindingBlock
 from bot.containment.store import ContainmentStore, Status, utcnow
 from bot.db import audit, containment_requests
+from bot.housekeeping import Housekeeper
 from bot.pipeline import Delivery
 from bot.refs import finding_ref
 from standins.cloud_run_sample import SERVICE
@@ -123,7 +124,7 @@ def _ephemeral_to(slack: Any, user: str) -> str:
 
 def _status_line(slack: Any, ts: str) -> str:
     blocks = slack.messages[(CHANNEL, ts)].blocks
-    return _block_texts([b for b in blocks if b.get("block_id") == ContainBlock.STATUS])
+    return _block_texts([b for b in blocks if b.get("block_id") == FindingBlock.NOTICE])
 
 
 def _block_texts(blocks: list[dict[str, Any]]) -> str:
@@ -347,6 +348,28 @@ def test_expired_request_cannot_be_approved(
     request = ContainmentStore(services.engine).get(request_id)
     assert request is not None
     assert "Expired" in _block_texts(slack.messages[(CHANNEL, request.request_ts)].blocks)
+
+
+def test_overdue_request_expires_without_a_click(
+    slack_requests: Any, slack: Any, services: Any, finding: dict[str, str], run_standin: Any
+) -> None:
+    request_id = _submit(slack_requests, slack, finding, ["ingress_internal"])
+    with services.engine.begin() as conn:
+        conn.execute(
+            update(containment_requests)
+            .where(containment_requests.c.id == request_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    # The runtime's housekeeping thread runs the task the containment surface registered.
+    Housekeeper(services.periodic).run_once()
+
+    assert _status(services, request_id) is Status.EXPIRED
+    request = ContainmentStore(services.engine).get(request_id)
+    assert request is not None
+    assert "Expired" in _block_texts(slack.messages[(CHANNEL, request.request_ts)].blocks)
+    assert "Expired" in _status_line(slack, finding["ts"])
+    assert _mutations(run_standin) == []
 
 
 def test_reject_is_shown_with_who_rejected(
