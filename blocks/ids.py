@@ -100,3 +100,10 @@ class HomeBlock(StrEnum):
     ACTIONS = "home.actions"
     FOOTER = "home.footer"
     DENIED = "home.denied"
+
+
+class DigestBlock(StrEnum):
+    HEADER = "digest.header"
+    SUMMARY = "digest.summary"
+    SCRIPTS = "digest.scripts"
+    FOOTER = "digest.footer"

@@ -11,9 +11,11 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from sqlalchemy import text
 
+from bot.housekeeping import Task
 from bot.logs import TRACE_HEADER, ContextExecutor, reset_trace, set_trace
 from bot.metrics import METRICS
 from bot.push import PushAuthError, PushVerifier, handle_push
+from bot.replay import ReplayGuard
 from bot.services import Services
 from handlers import register_all
 
@@ -61,8 +63,14 @@ def build_http_app(services: Services, bolt: App | None = None) -> Flask:
         if token is not None:
             reset_trace(token)
 
+    replay_guard = ReplayGuard(services.engine, settings.slack_signing_secret.get_secret_value())
+    services.periodic.append(Task("forget old Slack signatures", 300.0, replay_guard.forget_old))
+
     @flask_app.post("/slack/events")
     def slack_events() -> Any:
+        refusal = replay_guard.refusal(request.get_data(), dict(request.headers))
+        if refusal is not None:
+            return Response(refusal, status=401)
         return slack_handler.handle(request)
 
     @flask_app.post("/pubsub/push")

@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     containment_expiry_minutes: int = Field(default=30, ge=1, le=24 * 60)
     containment_operation_timeout: float = Field(default=120.0, gt=0, le=3600)
 
+    # Bursts: more than BURST_THRESHOLD findings of one resource and category within
+    # BURST_WINDOW_MINUTES are shown in one digest message instead of one message each.
+    burst_threshold: int = Field(default=3, ge=0, le=1000)  # 0 turns digests off
+    burst_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+
     # Serving
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)

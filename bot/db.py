@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
     inspect,
 )
 from sqlalchemy.engine import make_url
@@ -58,10 +59,35 @@ findings = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
+    # Set when the finding arrived in a burst and is shown in a digest, not on its own.
+    Column("digest_id", String(64)),
+    Column("listed", Boolean, nullable=False, default=False, server_default=false()),
 )
 Index("ix_findings_script_sha256", findings.c.script_sha256)
 Index("ix_findings_resource_name", findings.c.resource_name)
 Index("ix_findings_updated_at", findings.c.updated_at)
+Index("ix_findings_burst", findings.c.resource_name, findings.c.category, findings.c.created_at)
+Index("ix_findings_digest_id", findings.c.digest_id)
+
+# One message standing for many findings of one resource and category during a burst.
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("resource_name", String(1024), nullable=False),
+    Column("resource_label", String(256), nullable=False, default=""),
+    Column("category", String(256), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("message_ts", String(32)),
+    # Bumped for every finding grouped into the digest; the message shows rendered_version.
+    Column("version", Integer, nullable=False, default=0),
+    Column("rendered_version", Integer, nullable=False, default=0),
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_digests_dirty", digests.c.version, digests.c.rendered_version)
 
 # Containment proposed from Slack: each row moves pending → approved → executing → done or
 # failed (or rejected, expired, replanned; done → undoing → undone) by conditional updates.
@@ -109,6 +135,16 @@ audit = Table(
     Column("result", Text, nullable=False, default=""),
 )
 Index("ix_audit_at", audit.c.at)
+
+
+# Signatures of verified Slack requests, so that a captured request cannot be replayed.
+slack_requests_seen = Table(
+    "slack_requests_seen",
+    metadata,
+    Column("signature", String(80), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_slack_requests_seen_seen_at", slack_requests_seen.c.seen_at)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

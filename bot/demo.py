@@ -166,8 +166,9 @@ def _state_change(world: DemoWorld) -> None:
     notification = json.loads((SAMPLES / "malicious_python_v2.json").read_text())
     notification["finding"]["state"] = "INACTIVE"
     world.publish(json.dumps(notification).encode())
-    world.wait(lambda: bool(world.slack.calls_to("chat.update", ok=True)))
-    message = world.finding_message("malicious_python_v2.json")
+    message = world.finding_message(MAIN_SAMPLE)
+    # The edit comes first, then the reply that says what changed.
+    world.wait(lambda: bool(world.slack.thread(message.channel, message.ts)))
     for reply in world.slack.thread(message.channel, message.ts):
         print(render_text(reply.blocks, reply.text))
 

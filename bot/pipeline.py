@@ -24,6 +24,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from blocks.finding import MessageContext, build_finding_message
 from blocks.updates import build_change_reply, build_recurrence_reply
+from bot.digests import BurstDetector
 from bot.finding import FindingRecord, NotificationParseError, parse_notification, record_to_json
 from bot.logs import bind_finding, unbind_finding
 from bot.metrics import METRICS
@@ -38,6 +39,7 @@ SPREAD_LINKS = 5
 
 class Outcome(StrEnum):
     POSTED = "posted"
+    GROUPED = "grouped"  # part of a burst: shown in a digest message
     UPDATED = "updated"
     DUPLICATE = "duplicate"
     STALE = "stale"
@@ -77,6 +79,7 @@ class FindingPipeline:
         router: Router,
         console_base: str = "https://console.cloud.google.com",
         actions: ActionsBuilder | None = None,
+        bursts: BurstDetector | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.store = store
@@ -84,6 +87,7 @@ class FindingPipeline:
         self.router = router
         self.console_base = console_base
         self.actions = actions or (lambda _record: ())
+        self.bursts = bursts
         self.notices: NoticesBuilder = lambda _record: ()
         # Permalinks never change; keep them rather than asking Slack on every post.
         self._permalinks: dict[tuple[str, str], str] = {}
@@ -156,6 +160,8 @@ class FindingPipeline:
         if stored and stored.content_hash == record.content_hash:
             lease.release()
             return Outcome.DUPLICATE
+        if stored is not None and stored.status == "grouped":
+            return self._update_grouped(record, stored, published, lease)
         if stored is None or not stored.posted:
             return self._post_new(record, published, lease)
         return self._update_existing(record, stored, published, lease)
@@ -168,6 +174,8 @@ class FindingPipeline:
             status = "deleted" if record.deleted else "filtered"
             lease.save(status=status, **self._columns(record, published))
             return Outcome.FILTERED
+        if self.bursts is not None and self.bursts.is_burst(record):
+            return self._group(record, channel, published, lease)
         message = build_finding_message(record, self._context(record))
         response = self.slack.chat_postMessage(
             channel=channel,
@@ -184,6 +192,31 @@ class FindingPipeline:
         )
         METRICS.findings_posted.inc()
         return Outcome.POSTED
+
+    def _group(
+        self, record: FindingRecord, channel: str, published: datetime | None, lease: _Lease
+    ) -> Outcome:
+        assert self.bursts is not None
+        columns = self._columns(record, published)
+        digest_id = self.bursts.open(record, channel, columns["resource_label"])
+        # Stored before it is acknowledged; the digest publisher shows it from the store.
+        lease.save(status="grouped", channel=channel, digest_id=digest_id, **columns)
+        self.bursts.touch(digest_id)
+        return Outcome.GROUPED
+
+    def _update_grouped(
+        self,
+        record: FindingRecord,
+        stored: StoredFinding,
+        published: datetime | None,
+        lease: _Lease,
+    ) -> Outcome:
+        columns = self._columns(record, published)
+        columns["event_time"] = stored.event_time or record.event_time
+        lease.save(status="grouped", **columns)
+        if stored.digest_id and self.bursts is not None:
+            self.bursts.touch(stored.digest_id)
+        return Outcome.UPDATED
 
     def _update_existing(
         self,

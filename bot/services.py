@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from bot.clients import GoogleClients
 from bot.config import Settings
 from bot.db import make_engine
+from bot.digests import BurstDetector, DigestPublisher
 from bot.finding import FindingRecord, parse_notification
 from bot.housekeeping import Task
 from bot.pipeline import ActionsBuilder, FindingPipeline, NoticesBuilder
@@ -32,6 +34,7 @@ class Services:
     slack: WebClient
     google: GoogleClients
     pipeline: FindingPipeline
+    digests: DigestPublisher | None = None
     action_builders: list[ActionsBuilder] = field(default_factory=list)
     # Short, safe mrkdwn lines other surfaces add under a finding's summary (containment).
     notice_builders: list[NoticesBuilder] = field(default_factory=list)
@@ -71,6 +74,12 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
     slack = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     router = Router(settings.slack_channel, settings.min_severity, settings.routing_rules)
     google = GoogleClients(settings)
+    bursts = BurstDetector(
+        engine,
+        threshold=settings.burst_threshold,
+        window=timedelta(minutes=settings.burst_window_minutes),
+    )
+    publisher = DigestPublisher(engine, slack, console_base=settings.gcp_console_url)
     services = Services(
         settings=settings,
         engine=engine,
@@ -78,9 +87,15 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         slack=slack,
         google=google,
         pipeline=FindingPipeline(
-            store=store, slack=slack, router=router, console_base=settings.gcp_console_url
+            store=store,
+            slack=slack,
+            router=router,
+            console_base=settings.gcp_console_url,
+            bursts=bursts if bursts.enabled else None,
         ),
+        digests=publisher,
     )
+    services.periodic.append(Task("publish burst digests", 1.0, publisher.flush))
     services.pipeline.actions = services.finding_actions
     services.pipeline.notices = services.finding_notices
     return services

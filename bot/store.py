@@ -52,6 +52,8 @@ class StoredFinding:
     created_at: datetime
     updated_at: datetime
     deleted: bool
+    digest_id: str | None = None
+    listed: bool = False
 
     @property
     def posted(self) -> bool:

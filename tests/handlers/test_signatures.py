@@ -58,3 +58,36 @@ def test_health_and_metrics(bot_server: str) -> None:
     assert ready.status_code == 200
     metrics = requests.get(f"{bot_server}/metrics", timeout=5)
     assert "scc_findings_received" in metrics.text
+
+
+def test_replayed_request_is_refused_and_has_no_side_effect(
+    slack_requests: Any, slack: Any
+) -> None:
+    stamp = str(int(time.time()))
+    body = b"command=%2Fscc&text=help&user_id=U0ALICE&channel_id=C0SECURITY&response_url=x"
+    signature = sign("test-signing-secret", stamp, body)
+
+    first = slack_requests.post(
+        body, "application/x-www-form-urlencoded", timestamp=int(stamp), signature=signature
+    )
+    again = slack_requests.post(
+        body, "application/x-www-form-urlencoded", timestamp=int(stamp), signature=signature
+    )
+
+    assert first.status_code == 200
+    assert again.status_code == 401
+    assert again.text == "replayed request"
+
+
+def test_missing_signature_headers_are_refused(bot_server: str, slack: Any) -> None:
+    import requests
+
+    response = requests.post(
+        f"{bot_server}/slack/events",
+        data=b"command=%2Fscc&text=help",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=5,
+    )
+
+    assert response.status_code == 401
+    assert slack.calls == []
