@@ -34,15 +34,23 @@ SUBSCRIPTION = "projects/acme-sec/subscriptions/scc-findings-bot"
 SAMPLE = json.loads((ROOT / "bot" / "samples" / "malicious_python_v2.json").read_text())
 
 
-def make_finding(index: int, run: str) -> tuple[str, bytes]:
-    """Return (finding name, notification) for a distinct finding with its own script."""
+def make_finding(
+    index: int, run: str, *, services: int = 50, scripts: int | None = None
+) -> tuple[str, bytes]:
+    """Return (finding name, notification) for a distinct finding.
+
+    Args:
+        services: how many Cloud Run services the findings are spread over.
+        scripts: how many distinct scripts they share (None: each its own).
+    """
     notification = copy.deepcopy(SAMPLE)
     finding = notification["finding"]
     finding_id = f"{run}{index:08d}".ljust(32, "0")[:32]
     finding["name"] = finding["name"].rsplit("/", 1)[0] + "/" + finding_id
-    finding["processes"][0]["script"]["sha256"] = f"{index:064x}"
+    script = index if scripts is None else index % scripts
+    finding["processes"][0]["script"]["sha256"] = f"{script:064x}"
     finding["resourceName"] = finding["resourceName"].replace(
-        "payments-api", f"svc-{index % 50:02d}"
+        "payments-api", f"svc-{index % services:02d}"
     )
     return finding["name"], json.dumps(notification).encode()
 
@@ -59,7 +67,10 @@ def posted_names(slack: SlackStandIn) -> dict[str, float]:
 
 
 def start_bot(
-    slack: SlackStandIn, pubsub: PubSubStandIn, database: Path
+    slack: SlackStandIn,
+    pubsub: PubSubStandIn,
+    database: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     port = str(_free_port())
     env = {
@@ -76,6 +87,7 @@ def start_bot(
         "LOG_LEVEL": "WARNING",
         # Throughput of single posts; bench/burst.py measures digests.
         "BURST_THRESHOLD": "0",
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"],

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     pubsub_push_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
 
     # Storage
-    database_url: str = "sqlite:///scc-bot.db"
+    # Kept out of repr: a PostgreSQL URL carries its password.
+    database_url: str = Field(default="sqlite:///scc-bot.db", repr=False)
 
     # Google Cloud
     scc_parent: str | None = None

@@ -37,10 +37,7 @@ SIGNING_SECRET = "demo-signing-secret"  # noqa: S105 - the stand-ins' own secret
 RESPONDER, APPROVER = "U0RESPONDER", "U0APPROVER"
 BUILDER = "https://app.slack.com/block-kit-builder/#"
 MAIN_SAMPLE = "malicious_python_v2.json"
-
-# Extra demo steps contributed by other surfaces: each gets the running demo and prints.
-DemoStep = Callable[["DemoWorld"], None]
-STEPS: list[tuple[str, DemoStep]] = []
+VT_KEY = "demo-virustotal-key"
 
 
 class DemoWorld:
@@ -68,6 +65,17 @@ class DemoWorld:
         logs = LoggingStandIn()
         logs.sample_entries_for_payments_api()
         self.logging = stack.enter_context(logs)
+        from standins.virustotal import VirusTotalStandIn
+
+        vt = VirusTotalStandIn(api_key=VT_KEY)
+        vt.add_file(
+            _script_sha(MAIN_SAMPLE),
+            stats={"malicious": 41, "suspicious": 3, "undetected": 22, "harmless": 0},
+            names=["update.py", "dropper.py"],
+            first_submission_date=1778400000,
+            last_analysis_date=1778580000,
+        )
+        self.virustotal = stack.enter_context(vt)
         self.database = out / "demo.db"
         self.database.unlink(missing_ok=True)
         # The Pub/Sub client reads its emulator host from the environment only.
@@ -86,6 +94,8 @@ class DemoWorld:
             scc_parent="organizations/123456789012",
             approvers=[APPROVER],
             responders=[RESPONDER],
+            vt_api_key=SecretStr(VT_KEY),
+            vt_api_url=self.virustotal.url,
         )
         self.runtime: Runtime = start_runtime(self.settings)
         stack.callback(self.runtime.stop)
@@ -123,6 +133,12 @@ def _serve(runtime: Runtime) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+def _script_sha(sample: str) -> str:
+    from bot.finding import parse_notification
+
+    return parse_notification((SAMPLES / sample).read_bytes()).script_sha256
+
+
 def _key_of(path: Path) -> str:
     from bot.finding import parse_notification
 
@@ -132,6 +148,8 @@ def _key_of(path: Path) -> str:
 def run_demo(out: Path) -> int:
     """Run the demo, print what Slack shows, and write the Block Kit JSON under ``out``."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The demo's own HTTP server logs every request; the narrative says what happened.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with ExitStack() as stack:
@@ -139,8 +157,11 @@ def run_demo(out: Path) -> int:
         _banner(f"Bot running on {world.url}; stand-ins on 127.0.0.1; database {world.database}")
         # The headline finding first, then the others.
         samples = sorted(SAMPLES.glob("*.json"), key=lambda p: (p.name != MAIN_SAMPLE, p.name))
-        for path in samples:
+        for index, path in enumerate(samples):
             world.publish(path.read_bytes())
+            if index == 0:
+                # Let the headline finding arrive first, as it would in a real incident.
+                world.wait(lambda: bool(world.slack.calls_to("chat.postMessage", ok=True)))
         # SCC re-sends a notification on every update; the bot must post each finding once.
         world.publish((SAMPLES / MAIN_SAMPLE).read_bytes())
         world.publish(b'{"finding": "this is not a finding"}')
@@ -154,9 +175,8 @@ def run_demo(out: Path) -> int:
         for index, call in enumerate(posts, 1):
             _show_message(index, call.params, out)
         _state_change(world)
-        for title, step in STEPS:
-            _banner(title)
-            step(world)
+        _investigate(world)
+        _contain(world)
     print(f"\nDone in {time.monotonic() - started:.1f} s. Block Kit JSON is in {out}/.")
     return 0
 
@@ -171,6 +191,114 @@ def _state_change(world: DemoWorld) -> None:
     world.wait(lambda: bool(world.slack.thread(message.channel, message.ts)))
     for reply in world.slack.thread(message.channel, message.ts):
         print(render_text(reply.blocks, reply.text))
+
+
+def _investigate(world: DemoWorld) -> None:
+    from blocks.ids import InvestigateAction
+    from bot.refs import finding_ref
+
+    message = world.finding_message(MAIN_SAMPLE)
+    value = finding_ref(_key_of(SAMPLES / MAIN_SAMPLE))
+    for action, title in (
+        (InvestigateAction.RELATED, "Related findings"),
+        (InvestigateAction.CONTAINER, "Container settings"),
+        (InvestigateAction.LOGS, "Logs"),
+        (InvestigateAction.VIRUSTOTAL, "VirusTotal"),
+        (InvestigateAction.MITRE, "MITRE ATT&CK"),
+    ):
+        _banner(f"{RESPONDER} clicks [{title}]: the answer lands in the finding's thread")
+        _click_and_wait(world, message, action, value)
+        reply = world.slack.thread(message.channel, message.ts)[-1]
+        print(render_text(reply.blocks, reply.text))
+
+
+def _click_and_wait(world: DemoWorld, message: Any, action: str, value: str) -> None:
+    before = len(world.slack.thread(message.channel, message.ts))
+    world.requests.block_action(
+        user=RESPONDER, action_id=action, value=value, message_ts=message.ts
+    )
+    world.wait(lambda: len(world.slack.thread(message.channel, message.ts)) > before)
+
+
+def _contain(world: DemoWorld) -> None:
+    from blocks.ids import ContainAction, ContainBlock, ContainCallback
+    from bot.refs import finding_ref
+
+    message = world.finding_message(MAIN_SAMPLE)
+    key = _key_of(SAMPLES / MAIN_SAMPLE)
+    thread = lambda: world.slack.thread(message.channel, message.ts)  # noqa: E731
+
+    _banner(f"{RESPONDER} clicks [Contain…]: a modal shows each plan from the live service")
+    world.requests.block_action(
+        user=RESPONDER, action_id=ContainAction.OPEN, value=finding_ref(key), message_ts=message.ts
+    )
+    world.wait(lambda: bool(world.slack.views))
+    view = list(world.slack.views.values())[-1]
+    print(render_text(view.get("blocks", [])))
+
+    _banner(f"{RESPONDER} asks to move traffic off the revision and restrict ingress")
+    before = len(thread())
+    world.requests.view_submission(
+        user=RESPONDER,
+        callback_id=ContainCallback.MODAL,
+        private_metadata=finding_ref(key),
+        values={
+            ContainBlock.ACTIONS: {
+                ContainAction.CHOOSE: {
+                    "type": "checkboxes",
+                    "selected_options": [
+                        {"value": "rollback_traffic"},
+                        {"value": "ingress_internal"},
+                    ],
+                }
+            },
+            ContainBlock.REASON: {
+                ContainAction.REASON: {
+                    "type": "plain_text_input",
+                    "value": "malicious script downloading a second stage",
+                }
+            },
+        },
+    )
+    world.wait(lambda: len(thread()) > before)
+    request = thread()[-1]
+    print(render_text(request.blocks, request.text))
+    request_id = _button_value(request.blocks, ContainAction.APPROVE)
+
+    _banner(f"{RESPONDER} tries to approve their own request: refused")
+    world.requests.block_action(
+        user=RESPONDER, action_id=ContainAction.APPROVE, value=request_id, message_ts=request.ts
+    )
+    world.wait(lambda: any(e.user == RESPONDER for e in world.slack.ephemerals))
+    print("    " + [e.text for e in world.slack.ephemerals if e.user == RESPONDER][-1])
+
+    _banner(f"{APPROVER} approves: the bot executes once and shows the outcome")
+    before = len(thread())
+    world.requests.block_action(
+        user=APPROVER, action_id=ContainAction.APPROVE, value=request_id, message_ts=request.ts
+    )
+    world.wait(lambda: len(thread()) > before)
+    for reply in thread()[before:]:
+        print(render_text(reply.blocks, reply.text))
+    updates = len(world.run.requests_to("UpdateService"))
+    print(f"\n    Cloud Run received {updates} UpdateService request(s).")
+
+    _banner(f"{APPROVER} clicks [Undo]: the previous traffic and ingress come back")
+    before = len(thread())
+    world.requests.block_action(
+        user=APPROVER, action_id=ContainAction.UNDO, value=request_id, message_ts=request.ts
+    )
+    world.wait(lambda: len(thread()) > before)
+    for reply in thread()[before:]:
+        print(render_text(reply.blocks, reply.text))
+
+
+def _button_value(blocks: list[dict[str, Any]], action_id: str) -> str:
+    for block in blocks:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise LookupError(f"no {action_id} button")
 
 
 def _show_message(index: int, params: dict[str, Any], out: Path) -> None:

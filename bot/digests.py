@@ -81,7 +81,8 @@ class BurstDetector:
                     findings.c.resource_name == record.resource_name[:1024],
                     findings.c.category == record.category[:256],
                     findings.c.created_at >= since,
-                    findings.c.status.in_(("posted", "grouped")),
+                    # Pending rows are findings other workers are posting right now.
+                    findings.c.status.in_(("pending", "posted", "grouped")),
                     findings.c.key != record.key,
                 )
             ).scalar_one()
@@ -135,23 +136,31 @@ class DigestPublisher:
         self.owner = f"digests-{uuid.uuid4().hex[:12]}"
 
     def flush(self) -> int:
-        """Bring every digest that changed up to date; return how many were touched."""
-        touched = 0
-        for digest in self._pending():
-            if not self._claim(digest.id):
-                continue
-            try:
-                self._publish(digest)
-                touched += 1
-            except SlackClientError as exc:
-                # The digest stays pending and the next flush tries again.
-                logger.warning("digest %s not updated in Slack: %s", digest.id, exc)
-            finally:
-                self._release(digest.id)
-        return touched
+        """Bring every digest that changed up to date; return how many were touched.
 
-    def _publish(self, digest: Digest) -> None:
+        Every digest message is posted or refreshed before any thread is listed: the counts
+        are what responders need first, and the channel's rate limit is shared.
+        """
+        touched: set[str] = set()
+        for phase in (self._publish, self._list):
+            for digest in self._pending():
+                if not self._claim(digest.id):
+                    continue
+                try:
+                    if phase(digest):
+                        touched.add(digest.id)
+                except SlackClientError as exc:
+                    # The digest stays pending and the next flush tries again.
+                    logger.warning("digest %s not updated in Slack: %s", digest.id, exc)
+                finally:
+                    self._release(digest.id)
+        return len(touched)
+
+    def _publish(self, digest: Digest) -> bool:
+        """Post or refresh the digest message; return whether Slack was called."""
         view = self._view(digest)
+        if digest.message_ts is not None and view.version == digest.rendered_version:
+            return False
         message = build_digest_message(view)
         ts = digest.message_ts
         if ts is None:
@@ -162,26 +171,28 @@ class DigestPublisher:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            ts = str(response["ts"])
-            self._set(digest.id, message_ts=ts)
-        elif view.version != digest.rendered_version:
+            self._set(digest.id, message_ts=str(response["ts"]))
+        else:
             self.slack.chat_update(
                 channel=digest.channel, ts=ts, text=message.text, blocks=message.blocks
             )
         self._set(digest.id, rendered_version=view.version)
-        self._list(digest, ts)
+        return True
 
-    def _list(self, digest: Digest, ts: str) -> None:
+    def _list(self, digest: Digest) -> bool:
         """Post the not yet listed findings in the thread, a batch at a time."""
+        if digest.message_ts is None:
+            return False
         quiet = digest.updated_at < utcnow() - LIST_WHEN_QUIET
+        listed = False
         while True:
             unlisted = self._unlisted(digest.id)
             if not unlisted or (len(unlisted) < LIST_BATCH and not quiet):
-                return
+                return listed
             reply = build_digest_listing(unlisted, console_base=self.console_base)
             self.slack.chat_postMessage(
                 channel=digest.channel,
-                thread_ts=ts,
+                thread_ts=digest.message_ts,
                 text=reply.text,
                 blocks=reply.blocks,
                 unfurl_links=False,
@@ -193,6 +204,7 @@ class DigestPublisher:
                     .where(findings.c.key.in_([item.key for item in unlisted]))
                     .values(listed=True)
                 )
+            listed = True
 
     def _view(self, digest: Digest) -> DigestView:
         with self.engine.connect() as conn:

@@ -89,6 +89,8 @@ class FindingPipeline:
         self.actions = actions or (lambda _record: ())
         self.bursts = bursts
         self.notices: NoticesBuilder = lambda _record: ()
+        # Posts Slack accepted whose record failed to save: finding key → (lease owner, row).
+        self._unsaved: dict[str, tuple[str, dict[str, Any]]] = {}
         # Permalinks never change; keep them rather than asking Slack on every post.
         self._permalinks: dict[tuple[str, str], str] = {}
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -129,6 +131,7 @@ class FindingPipeline:
         return outcome
 
     def _handle_record(self, record: FindingRecord, delivery: Delivery) -> Outcome:
+        self._save_earlier_post(record.key)
         # Each attempt is its own lease owner: two threads of one process must not share one.
         lease = _Lease(self.store, record.key, f"{self.worker_id}:{uuid.uuid4().hex[:8]}")
         claimed, stored = self.store.claim(record.key, lease.owner)
@@ -139,6 +142,24 @@ class FindingPipeline:
         finally:
             if not lease.settled:
                 lease.release()
+
+    def _save_earlier_post(self, key: str) -> None:
+        """Record a post Slack accepted while the database was failing."""
+        unsaved = self._unsaved.pop(key, None)
+        if unsaved is None:
+            return
+        owner, values = unsaved
+        try:
+            saved = self.store.save(key, owner, **values)
+        except Exception:
+            self._unsaved[key] = unsaved
+            raise
+        if not saved:
+            # Another worker took the finding over after our lease expired; it has seen
+            # no message and may post one too. Say so, since only logs can tell.
+            logger.warning(
+                "finding %s was posted at %s but not recorded", key, values["message_ts"]
+            )
 
     def _decide_and_act(
         self,
@@ -184,12 +205,19 @@ class FindingPipeline:
             unfurl_links=False,
             unfurl_media=False,
         )
-        lease.save(
-            status="posted",
-            channel=response["channel"],
-            message_ts=response["ts"],
+        posted = {
+            "status": "posted",
+            "channel": response["channel"],
+            "message_ts": response["ts"],
             **self._columns(record, published),
-        )
+        }
+        try:
+            lease.save(**posted)
+        except Exception:
+            # Slack has the message but the store does not know: remember it here, so that
+            # the redelivery records this post instead of posting the finding again.
+            self._unsaved[record.key] = (lease.owner, posted)
+            raise
         METRICS.findings_posted.inc()
         return Outcome.POSTED
 
@@ -356,12 +384,15 @@ class _Lease:
         self.settled = False
 
     def save(self, **values: Any) -> None:
-        self.settled = True
         self.store.save(self.key, self.owner, **values)
+        self.settled = True
 
     def release(self) -> None:
-        self.settled = True
-        self.store.release(self.key, self.owner)
+        try:
+            self.store.release(self.key, self.owner)
+        finally:
+            # When the database is down the lease cannot be given back; it expires instead.
+            self.settled = True
 
 
 def message_link(slack: WebClient, channel: str, ts: str) -> str:

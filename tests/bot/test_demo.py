@@ -20,6 +20,16 @@ def test_demo_posts_every_sample_once_and_writes_block_kit(
     summary = "Published 9 notifications (7 findings, 1 duplicate, 1 unreadable): 7 messages"
     assert summary in printed
     assert "*State*: Active → Inactive" in printed
+    # Each investigation button answered in the thread.
+    assert "*Related findings* on the same resource within ±1 h of the event: *2*" in printed
+    assert "all traffic (internet)" in printed and "`allUsers` may invoke it" in printed
+    assert "webhook signature mismatch" in printed
+    assert "*41* of 66 engines say malicious" in printed
+    assert "The adversary is trying to run malicious code." in printed
+    # Containment: refused for the requester, done once after a second person, undone.
+    assert "A second person must approve: not the one who asked." in printed
+    assert "Cloud Run received 1 UpdateService request(s)." in printed
+    assert "Undone by <@U0APPROVER>" in printed
     messages = sorted(out.glob("message-*.json"))
     assert len(messages) == 7
     first = json.loads(messages[0].read_text())
