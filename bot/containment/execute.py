@@ -31,6 +31,7 @@ from bot.containment.plan import (
     policy_from_dict,
     traffic_from_dicts,
 )
+from bot.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,16 @@ def current_etag(google: GoogleClients, plan: Plan) -> str:
         return executions_etag(executions)
     except gexc.NotFound:
         return ""
+    except gexc.GoogleAPICallError as exc:
+        # Nothing was sent yet; saying so tells the responder that proposing again is safe.
+        reason = (
+            "it did not answer in time"
+            if isinstance(exc, gexc.DeadlineExceeded)
+            else failure_reason(exc, "roles/run.viewer")
+        )
+        raise UserFacingError(
+            f"Cloud Run could not be read before the change ({reason}); nothing was changed."
+        ) from None
 
 
 def _steps(plans: list[Plan]) -> list[list[Plan]]:
@@ -236,6 +247,12 @@ def failure_reason(exc: BaseException, role: str) -> str:
     """Say why a call failed, in words a responder can act on."""
     if isinstance(exc, concurrent.futures.TimeoutError):
         return "the operation did not finish in time; check the resource in the console"
+    if isinstance(exc, gexc.DeadlineExceeded):
+        # The request may have reached Cloud Run before the deadline: the outcome is unknown.
+        return (
+            "Cloud Run did not answer in time; the change may still have been applied: "
+            "check the resource in the console"
+        )
     if isinstance(exc, gexc.PermissionDenied):
         return f"permission denied: grant the bot's service account {role}"
     if isinstance(exc, gexc.Aborted):
