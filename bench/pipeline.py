@@ -87,6 +87,9 @@ def start_bot(
         "LOG_LEVEL": "WARNING",
         # Throughput of single posts; bench/burst.py measures digests.
         "BURST_THRESHOLD": "0",
+        # The bot's own capacity: the stand-in here does not enforce Slack's channel rate.
+        "SLACK_CHANNEL_POSTS_PER_SECOND": "10000",
+        "SLACK_CHANNEL_BURST": "10000",
         **(extra_env or {}),
     }
     process = subprocess.Popen(

@@ -18,7 +18,7 @@ from blocks.ids import FindingAction, FindingBlock
 from blocks.slack import Block, SlackMessage, button, context, fields_section, header, section
 from blocks.text import defang, escape, fit, inline_code, plain, text
 from bot import links, mitre
-from bot.finding import FindingRecord
+from bot.finding import FindingRecord, enum_name
 from bot.resources import CloudRunTarget, RunKind
 from bot.severity import Severity
 
@@ -62,7 +62,10 @@ def build_finding_message(record: FindingRecord, ctx: MessageContext | None = No
     blocks: list[Block] = [
         header(
             FindingBlock.HEADER,
-            plain(f"{SEVERITY_EMOJI[record.severity]} {record.severity} · {record.category}", 150),
+            plain(
+                f"{SEVERITY_EMOJI[record.severity]} {_severity_label(record)} · {record.category}",
+                150,
+            ),
         ),
         fields_section(FindingBlock.SUMMARY, _summary_fields(record, target, ctx)),
     ]
@@ -89,12 +92,36 @@ def build_finding_message(record: FindingRecord, ctx: MessageContext | None = No
     return SlackMessage(text=fallback_text(record), blocks=blocks)
 
 
+def build_minimal_message(
+    record: FindingRecord, *, console_base: str = links.CONSOLE
+) -> SlackMessage:
+    """Return a short message for a finding the full builder failed on: never lose one."""
+    console = links.finding_console_url(
+        record.key, organization_id=record.organization_id, base=console_base
+    )
+    lines = [f"*Finding* {inline_code(record.key, 400)}"]
+    if console:
+        lines.append(f"<{console}|Open in SCC>")
+    lines.append(":warning: The bot could not show this finding in full; SCC has every field.")
+    blocks = [
+        header(FindingBlock.HEADER, plain(f"{_severity_label(record)} · {record.category}", 150)),
+        section(FindingBlock.SUMMARY, "\n".join(lines)),
+    ]
+    return SlackMessage(text=fallback_text(record), blocks=blocks)
+
+
+def _severity_label(record: FindingRecord) -> str:
+    if record.severity is Severity.SEVERITY_UNSPECIFIED:
+        return "Severity unknown"
+    return str(record.severity)
+
+
 def fallback_text(record: FindingRecord) -> str:
     """Return the short notification text: severity, category and where, never the script."""
     target = record.cloud_run
     where = target.label if target else (record.resource.display_name or record.resource_name)
     project = record.project_display_name or (target.project if target else "")
-    summary = f"{record.severity} {record.category} on {where}"
+    summary = f"{_severity_label(record)} {record.category} on {where}"
     if project:
         summary += f" ({project})"
     body, _ = fit(defang(summary), FALLBACK_LIMIT)
@@ -227,7 +254,8 @@ def _hash_text(label: str, hashed: scc.File) -> str:
 def _connection_blocks(finding: scc.Finding) -> list[Block]:
     lines = []
     for connection in finding.connections[:5]:
-        protocol = scc.Connection.Protocol(connection.protocol).name.replace("PROTOCOL_", "")
+        protocol = enum_name(scc.Connection.Protocol, connection.protocol)
+        protocol = protocol.replace("PROTOCOL_", "")
         lines.append(
             f"{inline_code(f'{connection.source_ip}:{connection.source_port}', 60)} → "
             f"{inline_code(f'{connection.destination_ip}:{connection.destination_port}', 60)}"

@@ -8,7 +8,15 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.severity import Severity
@@ -24,6 +32,9 @@ class ConfigError(Exception):
 
 class RoutingRule(BaseModel):
     """Send matching findings to ``channel``; every condition given must match."""
+
+    # A misspelt condition must not turn a rule into a catch-all.
+    model_config = ConfigDict(extra="forbid")
 
     channel: str
     min_severity: Severity | None = None
@@ -55,6 +66,10 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_channel: str
     slack_command: str = "/scc"
+    # Slack accepts about one post a second per channel, with short bursts; the bot paces
+    # itself to that instead of being refused. Raise it only for a proxy or a stand-in.
+    slack_channel_posts_per_second: float = Field(default=1.0, gt=0, le=10_000)
+    slack_channel_burst: int = Field(default=3, ge=1, le=10_000)
     # Who may use the slash command, and where; empty means everyone, everywhere.
     command_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
     command_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -192,15 +207,96 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _push_auth(self) -> Settings:
-        if (
-            self.pubsub_push_verify
-            and self.pubsub_push_service_account
-            and not (self.pubsub_push_audience)
+        # Any Google account can mint a token for any audience: the audience alone does not
+        # say the request comes from our subscription, the service account does.
+        if self.pubsub_push_verify and bool(self.pubsub_push_service_account) != bool(
+            self.pubsub_push_audience
         ):
             raise ValueError(
-                "PUBSUB_PUSH_AUDIENCE is required when PUBSUB_PUSH_SERVICE_ACCOUNT is set"
+                "PUBSUB_PUSH_AUDIENCE and PUBSUB_PUSH_SERVICE_ACCOUNT must be set together"
             )
         return self
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token (xoxb-…)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token (xapp-…)")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must be the app's signing secret, not empty")
+        return value
+
+    @field_validator("approver_group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"S[A-Z0-9]{2,}", value):
+            raise ValueError(f"{value!r} is not a Slack user group id (S…)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in ("auto", "json", "text"):
+            raise ValueError("must be auto, json or text")
+        return value
+
+    @field_validator("gcp_console_url")
+    @classmethod
+    def _console_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https://[a-z0-9.\-]+(:\d+)?", value.rstrip("/")):
+            raise ValueError("must be an https:// origin such as https://console.cloud.google.com")
+        return value.rstrip("/")
+
+    @field_validator("scc_parent")
+    @classmethod
+    def _scc_parent(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"(organizations|folders|projects)/[a-z0-9\-]{1,63}", value
+        ):
+            raise ValueError("must be organizations/N, folders/N or projects/ID")
+        return value
+
+    @field_validator("pubsub_subscription")
+    @classmethod
+    def _subscription(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"projects/[a-z][a-z0-9\-:.]{4,62}/subscriptions/[A-Za-z][\w\-.~+%]{2,254}", value
+        ):
+            raise ValueError("must be projects/PROJECT/subscriptions/NAME")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -220,10 +316,15 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
-            variable = field.split(".")[0].upper()
-            detail = error["msg"]
-            if error["type"] == "missing":
+            location = [str(part) for part in error["loc"]]
+            detail = error["msg"].removeprefix("Value error, ")
+            if not location:
+                # A check across several settings; its message names them.
+                problems.append(detail)
+                continue
+            variable = location[0].upper()
+            inner = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in location[1:])
+            if error["type"] == "missing" and not inner:
                 detail = "is required but not set"
-            problems.append(f"{variable}: {detail}")
+            problems.append(f"{variable}{': ' + inner.lstrip('.') if inner else ''}: {detail}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

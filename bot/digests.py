@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from blocks.digest import DigestView, ListedFinding, build_digest_listing, build_digest_message
 from bot.db import digests, findings
 from bot.finding import FindingRecord
+from bot.slack_client import ChannelPacer
 from bot.store import utcnow
 
 logger = logging.getLogger(__name__)
@@ -129,9 +130,17 @@ class BurstDetector:
 class DigestPublisher:
     """Post and refresh digest messages, and list their findings in the thread."""
 
-    def __init__(self, engine: Engine, slack: WebClient, *, console_base: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        slack: WebClient,
+        *,
+        console_base: str,
+        pacer: ChannelPacer | None = None,
+    ) -> None:
         self.engine = engine
         self.slack = slack
+        self.pacer = pacer or ChannelPacer()
         self.console_base = console_base
         self.owner = f"digests-{uuid.uuid4().hex[:12]}"
 
@@ -164,6 +173,7 @@ class DigestPublisher:
         message = build_digest_message(view)
         ts = digest.message_ts
         if ts is None:
+            self.pacer.wait(f"chat.postMessage:{digest.channel}")
             response = self.slack.chat_postMessage(
                 channel=digest.channel,
                 text=message.text,
@@ -173,6 +183,7 @@ class DigestPublisher:
             )
             self._set(digest.id, message_ts=str(response["ts"]))
         else:
+            self.pacer.wait(f"chat.update:{digest.channel}")
             self.slack.chat_update(
                 channel=digest.channel, ts=ts, text=message.text, blocks=message.blocks
             )
@@ -190,6 +201,7 @@ class DigestPublisher:
             if not unlisted or (len(unlisted) < LIST_BATCH and not quiet):
                 return listed
             reply = build_digest_listing(unlisted, console_base=self.console_base)
+            self.pacer.wait(f"chat.postMessage:{digest.channel}")
             self.slack.chat_postMessage(
                 channel=digest.channel,
                 thread_ts=digest.message_ts,

@@ -67,15 +67,15 @@ class FindingRecord:
 
     @property
     def severity(self) -> Severity:
-        return Severity.parse(scc.Finding.Severity(self.finding.severity).name)
+        return Severity.parse(enum_name(scc.Finding.Severity, self.finding.severity))
 
     @property
     def state(self) -> str:
-        return scc.Finding.State(self.finding.state).name
+        return enum_name(scc.Finding.State, self.finding.state)
 
     @property
     def mute(self) -> str:
-        return scc.Finding.Mute(self.finding.mute).name
+        return enum_name(scc.Finding.Mute, self.finding.mute)
 
     @property
     def event_time(self) -> datetime | None:
@@ -159,7 +159,9 @@ def parse_notification(data: bytes | str) -> FindingRecord:
     config = document.get("notificationConfigName", document.get("notification_config_name"))
     v1_display = raw_resource.get("projectDisplayName", raw_resource.get("project_display_name"))
     unreadable = tuple(
-        [f"finding.{name}" for name in bad_finding] + [f"resource.{name}" for name in bad_resource]
+        [f"finding.{name}" for name in bad_finding]
+        + _unknown_enums(finding, raw_finding)
+        + [f"resource.{name}" for name in bad_resource]
     )
     deleted = document.get("deletedFinding", document.get("deleted_finding")) is True
     return FindingRecord(
@@ -172,6 +174,40 @@ def parse_notification(data: bytes | str) -> FindingRecord:
         content_hash=_content_hash(finding, resource, deleted),
         source=text,
     )
+
+
+def enum_name(enum_type: Any, value: Any) -> str:
+    """Return an enum value's name, or ``UNKNOWN_<n>`` for a number the enum lacks."""
+    try:
+        return str(enum_type(value).name)
+    except ValueError:
+        return f"UNKNOWN_{int(value)}"
+
+
+_CHECKED_ENUMS = (
+    ("severity", scc.Finding.Severity),
+    ("state", scc.Finding.State),
+    ("mute", scc.Finding.Mute),
+    ("finding_class", scc.Finding.FindingClass),
+)
+
+
+def _unknown_enums(finding: scc.Finding, raw: dict[str, Any]) -> list[str]:
+    """Name the enum fields SCC sent with a value this library does not know.
+
+    A number outside the enum is kept as a number; a name outside it is dropped by the
+    parser, so it shows as unset although the notification carried a value.
+    """
+    unknown = []
+    for name, enum_type in _CHECKED_ENUMS:
+        value = getattr(finding, name)
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
+        sent = raw.get(camel, raw.get(name))
+        if enum_name(enum_type, value).startswith("UNKNOWN_") or (
+            int(value) == 0 and sent not in (None, "", 0) and not str(sent).endswith("UNSPECIFIED")
+        ):
+            unknown.append(f"finding.{name}")
+    return unknown
 
 
 def normalize_finding_name(name: str) -> str:

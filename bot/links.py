@@ -70,7 +70,9 @@ def logs_explorer_url(
 ) -> str:
     """Return a Logs Explorer link with the target's query, bounded around ``around``."""
     path = f"{base}/logs/query;query={quote(query or logs_query(target), safe='')}"
-    if around is not None:
+    if around is not None and datetime.min + window < around.replace(tzinfo=None) < (
+        datetime.max - window
+    ):
         start = (around - window).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         end = (around + window).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         path += f";startTime={start};endTime={end}"

@@ -22,13 +22,15 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from blocks.finding import MessageContext, build_finding_message
+from blocks.finding import MessageContext, build_finding_message, build_minimal_message
+from blocks.slack import SlackMessage
 from blocks.updates import build_change_reply, build_recurrence_reply
 from bot.digests import BurstDetector
 from bot.finding import FindingRecord, NotificationParseError, parse_notification, record_to_json
 from bot.logs import bind_finding, unbind_finding
 from bot.metrics import METRICS
 from bot.routing import Router
+from bot.slack_client import ChannelPacer
 from bot.store import FindingStore, StoredFinding, utcnow
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ class FindingPipeline:
         console_base: str = "https://console.cloud.google.com",
         actions: ActionsBuilder | None = None,
         bursts: BurstDetector | None = None,
+        pacer: ChannelPacer | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.store = store
@@ -88,6 +91,7 @@ class FindingPipeline:
         self.console_base = console_base
         self.actions = actions or (lambda _record: ())
         self.bursts = bursts
+        self.pacer = pacer or ChannelPacer()
         self.notices: NoticesBuilder = lambda _record: ()
         # Posts Slack accepted whose record failed to save: finding key → (lease owner, row).
         self._unsaved: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -197,8 +201,8 @@ class FindingPipeline:
             return Outcome.FILTERED
         if self.bursts is not None and self.bursts.is_burst(record):
             return self._group(record, channel, published, lease)
-        message = build_finding_message(record, self._context(record))
-        response = self.slack.chat_postMessage(
+        message = self._render(record, self._context(record))
+        response = self._post(
             channel=channel,
             text=message.text,
             blocks=message.blocks,
@@ -267,10 +271,10 @@ class FindingPipeline:
         columns["last_event_time"] = record.event_time if recurred else stored.last_event_time
         if changes or recurred:
             last_seen = record.event_time if recurred else stored.last_event_time
-            message = build_finding_message(
+            message = self._render(
                 record, self._context(record, occurrences=occurrences, last_seen=last_seen)
             )
-            self.slack.chat_update(
+            self._update(
                 channel=stored.channel,
                 ts=stored.message_ts,
                 text=message.text,
@@ -278,7 +282,7 @@ class FindingPipeline:
             )
         if changes:
             reply = build_change_reply(changes)
-            self.slack.chat_postMessage(
+            self._post(
                 channel=stored.channel,
                 thread_ts=stored.message_ts,
                 text=reply.text,
@@ -286,7 +290,7 @@ class FindingPipeline:
             )
         if recurred and record.event_time:
             reply = build_recurrence_reply(record.event_time, occurrences)
-            self.slack.chat_postMessage(
+            self._post(
                 channel=stored.channel,
                 thread_ts=stored.message_ts,
                 text=reply.text,
@@ -318,13 +322,32 @@ class FindingPipeline:
             return False
         record = parse_notification(stored.snapshot)
         last_seen = stored.last_event_time if stored.occurrences > 1 else None
-        message = build_finding_message(
+        message = self._render(
             record, self._context(record, occurrences=stored.occurrences, last_seen=last_seen)
         )
-        self.slack.chat_update(
+        self._update(
             channel=stored.channel, ts=stored.message_ts, text=message.text, blocks=message.blocks
         )
         return True
+
+    @staticmethod
+    def _render(record: FindingRecord, ctx: MessageContext) -> SlackMessage:
+        """Build the message; a finding the builder cannot handle still gets a short one."""
+        try:
+            return build_finding_message(record, ctx)
+        except Exception:
+            logger.exception(
+                "could not render finding %s in full; posting a short message", record.key
+            )
+            return build_minimal_message(record, console_base=ctx.console_base)
+
+    def _post(self, *, channel: str, **arguments: Any) -> Any:
+        self.pacer.wait(f"chat.postMessage:{channel}")
+        return self.slack.chat_postMessage(channel=channel, **arguments)
+
+    def _update(self, *, channel: str, **arguments: Any) -> Any:
+        self.pacer.wait(f"chat.update:{channel}")
+        return self.slack.chat_update(channel=channel, **arguments)
 
     def _same_script(self, record: FindingRecord) -> tuple[tuple[str, str], ...]:
         others = self.store.same_script_elsewhere(

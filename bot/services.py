@@ -18,7 +18,7 @@ from bot.finding import FindingRecord, parse_notification
 from bot.housekeeping import Task
 from bot.pipeline import ActionsBuilder, FindingPipeline, NoticesBuilder
 from bot.routing import Router
-from bot.slack_client import make_web_client
+from bot.slack_client import ChannelPacer, make_web_client
 from bot.store import FindingStore
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,9 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
         threshold=settings.burst_threshold,
         window=timedelta(minutes=settings.burst_window_minutes),
     )
-    publisher = DigestPublisher(engine, slack, console_base=settings.gcp_console_url)
+    # One pacer per process: findings, edits and digests share each channel's rate.
+    pacer = ChannelPacer(settings.slack_channel_posts_per_second, settings.slack_channel_burst)
+    publisher = DigestPublisher(engine, slack, console_base=settings.gcp_console_url, pacer=pacer)
     services = Services(
         settings=settings,
         engine=engine,
@@ -92,6 +94,7 @@ def build_services(settings: Settings, *, engine: Engine | None = None) -> Servi
             router=router,
             console_base=settings.gcp_console_url,
             bursts=bursts if bursts.enabled else None,
+            pacer=pacer,
         ),
         digests=publisher,
     )

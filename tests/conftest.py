@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.slack_client import ChannelPacer
 
 pytest_plugins = ["tests.pubsub_fixtures"]
 
@@ -111,8 +112,13 @@ def services(make_settings: Any, settings_overrides: dict[str, Any]) -> Iterator
 
     built = build_services(make_settings(**settings_overrides))
     create_schema(built.engine)
-    # Fail fast in tests: no multi-second backoff between Slack retries.
+    # Fail fast in tests: no multi-second backoff between Slack retries, and no pacing to
+    # Slack's one post a second per channel (the stand-in enforces it only when asked).
     built.slack.retry_handlers = []
+    fast = ChannelPacer(per_second=1000.0, burst=1000)
+    built.pipeline.pacer = fast
+    if built.digests is not None:
+        built.digests.pacer = fast
     yield built
     built.close()
 

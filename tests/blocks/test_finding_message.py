@@ -173,3 +173,26 @@ def test_context_adds_spread_occurrences_and_actions() -> None:
     assert "<https://example.slack.com/archives/C1/p1|service billing &lt;!here&gt;>" in spread
     assert blocks[FindingBlock.INVESTIGATE]["elements"][0]["action_id"] == "investigate.related"
     assert validate_blocks(message.blocks) == []
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_event_times_at_the_ends_of_the_calendar_still_render(moment: str) -> None:
+    notification = json.loads(sample_bytes("malicious_python_v2.json"))
+    notification["finding"]["eventTime"] = moment
+
+    message = build_finding_message(parse_notification(json.dumps(notification)))
+
+    assert validate_blocks(message.blocks) == []
+    logs = next(b for b in message.blocks if b.get("block_id") == FindingBlock.LINKS)
+    assert "startTime" not in json.dumps(logs)
+
+
+def test_unknown_severity_says_so_in_the_header() -> None:
+    notification = json.loads(sample_bytes("malicious_python_v2.json"))
+    notification["finding"]["severity"] = 99
+
+    message = build_finding_message(parse_notification(json.dumps(notification)))
+
+    assert message.blocks[0]["text"]["text"] == (
+        ":white_circle: Severity unknown · Execution: Malicious Python executed"
+    )

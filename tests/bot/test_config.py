@@ -58,13 +58,13 @@ def test_routing_rules_and_lists_parse(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("SLACK_CHANNEL", "#security", "SLACK_CHANNEL: Value error, '#security' is not a Slack"),
+        ("SLACK_CHANNEL", "#security", "SLACK_CHANNEL: '#security' is not a Slack"),
         ("PORT", "99999", "PORT:"),
-        ("ROUTING_RULES", "[{", "ROUTING_RULES: Value error, not valid JSON"),
+        ("ROUTING_RULES", "[{", "ROUTING_RULES: not valid JSON"),
         ("ROUTING_RULES", '[{"channel": "nope"}]', "ROUTING_RULES:"),
-        ("APPROVERS", "alice", "APPROVERS: Value error, 'alice' is not a Slack user id"),
-        ("SCC_EMULATOR_HOST", "localhost", "SCC_EMULATOR_HOST: Value error"),
-        ("SLACK_API_URL", "http://evil.example.com/api/", "SLACK_API_URL: Value error"),
+        ("APPROVERS", "alice", "APPROVERS: 'alice' is not a Slack user id"),
+        ("SCC_EMULATOR_HOST", "localhost", "SCC_EMULATOR_HOST: 'localhost' is not host:port"),
+        ("SLACK_API_URL", "http://evil.example.com/api/", "SLACK_API_URL: must be https"),
         ("MIN_SEVERITY", "SEVERE", "MIN_SEVERITY:"),
     ],
 )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -159,3 +160,18 @@ def test_normalize_finding_name_leaves_v2_names_alone() -> None:
     assert normalize_finding_name("projects/p/sources/1/findings/abc") == (
         "projects/p/sources/1/locations/global/findings/abc"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_fields"), [(99, {"finding.severity"}), ("ULTRA", {"finding.severity"})]
+)
+def test_severity_outside_the_enum_is_unknown_and_named(
+    value: Any, expected_fields: set[str]
+) -> None:
+    notification = json.loads(sample_bytes("malicious_python_v2.json"))
+    notification["finding"]["severity"] = value
+
+    record = parse_notification(json.dumps(notification))
+
+    assert record.severity is Severity.SEVERITY_UNSPECIFIED
+    assert expected_fields <= set(record.unreadable_fields)

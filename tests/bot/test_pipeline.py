@@ -180,3 +180,42 @@ def test_hostile_finding_posts_nothing_live(services: Any, slack: Any) -> None:
 
     post = slack.calls_to("chat.postMessage", ok=True)[0]
     assert live_tokens(post.params["text"], post.params["blocks"]) == []
+
+
+def test_a_finding_the_builder_fails_on_is_still_posted_short(
+    services: Any, slack: Any, monkeypatch: Any
+) -> None:
+    import bot.pipeline as pipeline_module
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a field nobody expected")
+
+    monkeypatch.setattr(pipeline_module, "build_finding_message", broken)
+
+    assert services.pipeline.handle(_delivery(_sample(), 1)) is Outcome.POSTED
+
+    post = slack.calls_to("chat.postMessage", ok=True)[0]
+    assert "could not show this finding in full" in json.dumps(post.params["blocks"])
+    assert live_tokens(post.params["text"], post.params["blocks"]) == []
+
+
+def test_unknown_severity_is_posted_despite_the_minimum(services: Any, slack: Any) -> None:
+    services.pipeline.router = Router(CHANNEL, Severity.CRITICAL)
+    odd = _sample()
+    odd["finding"]["severity"] = "ULTRA"
+
+    assert services.pipeline.handle(_delivery(odd, 1)) is Outcome.POSTED
+
+
+def test_first_matching_rule_decides_channel_and_threshold(services: Any, slack: Any) -> None:
+    services.pipeline.router = Router(
+        CHANNEL,
+        Severity.LOW,
+        [RoutingRule(channel="C0PRODSEC", projects=["acme-prod"], min_severity=Severity.CRITICAL)],
+    )
+    high = _sample("reverse_shell_v2.json")
+    high["finding"]["severity"] = "HIGH"
+
+    assert services.pipeline.handle(_delivery(high, 1)) is Outcome.FILTERED
+    assert services.pipeline.handle(_delivery(_sample(), 2)) is Outcome.POSTED
+    assert slack.calls_to("chat.postMessage", ok=True)[0].params["channel"] == "C0PRODSEC"

@@ -75,11 +75,12 @@ def test_overrides_may_be_references_and_plain_values_pass_through(
 ) -> None:
     settings = load_settings(
         slack_signing_secret="plain-secret",
-        database_url=f"sm://{PROJECT}/secrets/virustotal-api-key/versions/1",
+        pubsub_push_audience=f"sm://{PROJECT}/secrets/virustotal-api-key/versions/1",
+        pubsub_push_service_account="pusher@acme-sec.iam.gserviceaccount.com",
     )
 
     assert settings.slack_signing_secret.get_secret_value() == "plain-secret"
-    assert settings.database_url == VT_KEY
+    assert settings.pubsub_push_audience == VT_KEY
     # The same version named by two settings is read once.
     names = [r.name for r in secrets.requests_to("AccessSecretVersion")]
     assert names.count(f"{PROJECT}/secrets/virustotal-api-key/versions/1") == 1

@@ -82,6 +82,9 @@ def _environment(database_url: str, slack: SlackStandIn, pubsub: PubSubStandIn) 
         # Every finding names the same service: this test is about one post per finding,
         # not about grouping bursts into digests.
         BURST_THRESHOLD="0",
+        # The stand-in does not rate limit here; nor should the bot pace itself to Slack's.
+        SLACK_CHANNEL_POSTS_PER_SECOND="10000",
+        SLACK_CHANNEL_BURST="10000",
     )
     return env
 
