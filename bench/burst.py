@@ -141,7 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--findings", type=int, default=1000)
     parser.add_argument("--services", type=int, default=20)
-    parser.add_argument("--threshold", type=int, default=3)
+    parser.add_argument("--threshold", type=int, default=2)
     parser.add_argument("--naive-budget", type=float, default=30.0)
     args = parser.parse_args()
     bot = run_bot(args.findings, args.services, args.threshold)

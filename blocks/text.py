@@ -36,7 +36,7 @@ _INVISIBLE = frozenset(
 )
 _URL_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]{1,15}):(//)")
 # host.tld that Slack would turn into a link by itself
-_BARE_DOMAIN = re.compile(r"(?i)\b((?:[a-z0-9\-]{1,63}\.)+[a-z]{2,24})\b")
+_BARE_DOMAIN = re.compile(r"\b((?:[\w\-]{1,63}\.)+[^\W\d_]{2,24})\b")
 
 
 def _escape_char(char: str, *, code: bool) -> str:
@@ -94,8 +94,12 @@ def escape(text: str, *, code: bool = False) -> str:
 
 def defang(text: str) -> str:
     """Break URLs and domain names so Slack does not turn them into links."""
-    text = _URL_SCHEME.sub(lambda m: m.group(1).replace("t", "x", 2) + "[:]" + m.group(2), text)
+    text = _URL_SCHEME.sub(lambda m: _defang_scheme(m.group(1)) + "[:]" + m.group(2), text)
     return _BARE_DOMAIN.sub(lambda m: m.group(1).replace(".", "[.]"), text)
+
+
+def _defang_scheme(scheme: str) -> str:
+    return re.sub("[tT]", lambda m: "x" if m.group() == "t" else "X", scheme, count=2)
 
 
 def fit(text: str, limit: int, *, code: bool = False, marker: str = ELLIPSIS) -> tuple[str, bool]:

@@ -11,14 +11,16 @@ import base64
 import binascii
 import json
 import logging
-from dataclasses import dataclass
+import re
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import google.auth.exceptions
-import google.auth.transport.requests
 import requests
-from google.oauth2 import id_token
+from google.auth import jwt
 
 from bot.pipeline import Delivery, FindingPipeline
 
@@ -32,26 +34,77 @@ class PushAuthError(Exception):
     """The push request is not from the expected Pub/Sub subscription."""
 
 
-@dataclass(frozen=True)
+# Google rotates its signing keys over days and says how long a copy stays good.
+_DEFAULT_CERTS_TTL = 3600.0
+_JWT_SHAPE = re.compile(r"^[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+$")
+
+
+class CertificateCache:
+    """Google's token-signing certificates, fetched once and kept while they are fresh."""
+
+    def __init__(self, url: str, *, clock: Any = time.monotonic) -> None:
+        self.url = url
+        self._clock = clock
+        self._certs: dict[str, str] = {}
+        self._expires = 0.0
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        self.fetches = 0
+
+    def get(self) -> dict[str, str]:
+        """Return the certificates by key id, fetching them when the copy is stale."""
+        with self._lock:
+            if self._certs and self._clock() < self._expires:
+                return self._certs
+            try:
+                response = self._session.get(self.url, timeout=10)
+                response.raise_for_status()
+                certs = response.json()
+            except (requests.RequestException, ValueError) as exc:
+                if self._certs:
+                    # Keep verifying with the last good copy rather than refusing everything.
+                    logger.warning("could not refresh Google's certificates: %s", exc)
+                    return self._certs
+                raise PushAuthError("cannot fetch Google's signing certificates") from None
+            self.fetches += 1
+            if not isinstance(certs, dict):
+                raise PushAuthError("Google's signing certificates are not a JSON object")
+            self._certs = {str(k): str(v) for k, v in certs.items()}
+            self._expires = self._clock() + _max_age(response.headers.get("Cache-Control", ""))
+            return self._certs
+
+
+def _max_age(cache_control: str) -> float:
+    match = re.search(r"max-age=(\d+)", cache_control)
+    return float(match.group(1)) if match else _DEFAULT_CERTS_TTL
+
+
+@dataclass
 class PushVerifier:
     """Check the bearer token Pub/Sub attaches to push requests."""
 
     audience: str
     service_account: str | None
     certs_url: str = GOOGLE_CERTS_URL
+    certs: CertificateCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.certs = CertificateCache(self.certs_url)
 
     def verify(self, authorization: str | None) -> dict[str, Any]:
         """Return the token's claims, or raise PushAuthError."""
         if not authorization or not authorization.startswith("Bearer "):
             raise PushAuthError("missing bearer token")
         token = authorization.removeprefix("Bearer ").strip()
+        # Refuse what cannot be a signed JWT before any work, let alone a fetch.
+        if len(token) > 8192 or not _JWT_SHAPE.match(token):
+            raise PushAuthError("malformed token")
         try:
             claims: dict[str, Any] = dict(
-                id_token.verify_token(
+                jwt.decode(
                     token,
-                    google.auth.transport.requests.Request(session=_session()),
+                    certs=self.certs.get(),
                     audience=self.audience,
-                    certs_url=self.certs_url,
                     clock_skew_in_seconds=10,
                 )
             )
@@ -59,22 +112,11 @@ class PushVerifier:
             raise PushAuthError(f"invalid token: {exc}") from None
         if claims.get("iss") not in _ISSUERS:
             raise PushAuthError("token not issued by Google")
-        if self.service_account and (
+        if not self.service_account or (
             claims.get("email") != self.service_account or not claims.get("email_verified")
         ):
             raise PushAuthError("token is for another service account")
         return claims
-
-
-_SESSION: requests.Session | None = None
-
-
-def _session() -> requests.Session:
-    # google-auth caches nothing itself; a shared session at least reuses connections.
-    global _SESSION
-    if _SESSION is None:
-        _SESSION = requests.Session()
-    return _SESSION
 
 
 def parse_push_envelope(body: bytes) -> Delivery:

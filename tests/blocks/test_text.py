@@ -70,3 +70,8 @@ def test_plain_shows_invisible_characters_and_cuts() -> None:
     shortened = plain("é" * 200, 150)
     assert len(shortened) == 150
     assert shortened.endswith("…")
+
+
+def test_defang_ignores_case_and_catches_international_domains() -> None:
+    assert defang("HTTPS://Evil.COM/x") == "HXXPS[:]//Evil[.]COM/x"
+    assert defang("see мир.рф now") == "see мир[.]рф now"

@@ -190,3 +190,41 @@ def test_unparseable_finding_is_acknowledged(bot_server: str, keys: _Keys, slack
 
     assert response.status_code == 204
     assert slack.calls_to("chat.postMessage") == []
+
+
+def test_certificates_are_fetched_once_and_junk_tokens_fetch_nothing(
+    bot_server: str, keys: _Keys, slack: Any, services: Any
+) -> None:
+    counted: list[int] = []
+    import bot.push as push_module
+
+    original = push_module.CertificateCache.get
+
+    def counting(self: Any) -> dict[str, str]:
+        counted.append(self.fetches)
+        return original(self)
+
+    push_module.CertificateCache.get = counting  # type: ignore[method-assign]
+    try:
+        for junk in ("abc", "a.b", "x" * 9000):
+            assert _push(bot_server, _envelope(b"{}"), junk).status_code == 401
+        assert counted == []
+        for number in range(3):
+            body = _envelope(sample_bytes("malicious_python_v2.json"), str(number))
+            assert _push(bot_server, body, keys.token()).status_code == 204
+    finally:
+        push_module.CertificateCache.get = original  # type: ignore[method-assign]
+
+    assert counted == [0, 1, 1]
+
+
+def test_settings_refuse_an_audience_without_a_service_account() -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="must be set together"):
+        load_settings(
+            slack_bot_token="xoxb-1",
+            slack_signing_secret="s3cret-value",
+            slack_channel="C0SECURITY",
+            pubsub_push_audience=AUDIENCE,
+        )
