@@ -17,6 +17,7 @@ from bot.metrics import METRICS
 from bot.push import PushAuthError, PushVerifier, handle_push
 from bot.replay import ReplayGuard
 from bot.services import Services
+from bot.slack_body import body_problem
 from handlers import register_all
 
 logger = logging.getLogger(__name__)
@@ -71,7 +72,18 @@ def build_http_app(services: Services, bolt: App | None = None) -> Flask:
         refusal = replay_guard.refusal(request.get_data(), dict(request.headers))
         if refusal is not None:
             return Response(refusal, status=401)
-        return slack_handler.handle(request)
+        problem = body_problem(request.get_data(), request.content_type)
+        if problem is not None:
+            logger.warning("refused a malformed Slack request: %s", problem)
+            return Response(
+                f"malformed Slack request: {problem}", status=400, mimetype="text/plain"
+            )
+        try:
+            return slack_handler.handle(request)
+        except (ValueError, LookupError, TypeError, AttributeError) as exc:
+            # Listeners run after the response, so what raises here is Bolt reading the body.
+            logger.warning("refused a Slack request Bolt could not read: %r", exc)
+            return Response("malformed Slack request", status=400, mimetype="text/plain")
 
     @flask_app.post("/pubsub/push")
     def pubsub_push() -> Any:

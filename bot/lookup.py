@@ -184,6 +184,39 @@ def name_from_console_url(url: str, hosts: Sequence[str] = (CONSOLE_HOST,)) -> s
     return None
 
 
+def check_in_scope(name: str, scc_parent: str | None) -> None:
+    """Refuse a v2 finding name that cannot lie under SCC_PARENT, before asking SCC.
+
+    Only what the names themselves show is refused: another organization, an organization
+    under a folder, another project named the same way (both ids or both numbers). Whether
+    a folder or project belongs to the organization needs Resource Manager; SCC's own
+    permissions decide those.
+
+    Raises:
+        LookupInputError: the finding is outside the scope the bot serves.
+    """
+    match = V2_NAME.match(name)
+    if match is None:
+        raise ValueError(f"not a v2 finding name: {name!r}")
+    if not scc_parent or not SCC_PARENT.match(scc_parent):
+        return
+    scope = match["scope"]
+    kind, _, parent_id = scc_parent.partition("/")
+    scope_kind, _, scope_id = scope.partition("/")
+    if kind == "organizations":
+        outside = scope_kind == "organizations" and scope != scc_parent
+    elif kind == "folders":
+        outside = scope_kind == "organizations"
+    else:
+        same_form = bool(PROJECT_NUMBER.match(scope_id)) == bool(PROJECT_NUMBER.match(parent_id))
+        outside = scope_kind != "projects" or (same_form and scope_id != parent_id)
+    if outside:
+        raise LookupInputError(
+            f"{inline_code(name, 200)} is outside what this bot looks after "
+            f"(`SCC_PARENT` is `{scc_parent}`); it looks up findings under it only."
+        )
+
+
 def source_parent(name: str) -> str:
     """Return ``scope/sources/S/locations/L`` of a v2 finding name."""
     match = V2_NAME.match(name)
@@ -435,8 +468,10 @@ def fetch_finding(
     """Fetch one finding by its v2 name from SCC.
 
     Raises:
+        LookupInputError: the name is outside SCC_PARENT.
         UserFacingError: SCC has no such finding, refused, or did not answer.
     """
+    check_in_scope(name, scc_parent)
     names = name_candidates(name, scc_parent)
     request = scc.ListFindingsRequest(
         parent=source_parent(name), filter=name_filter(names), page_size=len(names)

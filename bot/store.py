@@ -141,6 +141,16 @@ class FindingStore:
             row = conn.execute(select(findings).where(findings.c.key == key)).first()
         return _to_stored(row._mapping) if row else None
 
+    def key_at(self, channel: str, message_ts: str) -> str | None:
+        """Return the key of the finding posted as this Slack message, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(findings.c.key)
+                .where(findings.c.channel == channel, findings.c.message_ts == message_ts)
+                .limit(1)
+            ).first()
+        return row.key if row else None
+
     def same_script_elsewhere(
         self, sha256: str, *, exclude_resource: str, since: datetime, limit: int = 20
     ) -> list[StoredFinding]:

@@ -37,6 +37,7 @@ from bot.lookup import (
     FindingQuery,
     ListQuery,
     LookupInputError,
+    check_in_scope,
     clean_text,
     fetch_finding,
     finding_name,
@@ -69,6 +70,8 @@ def answer_command(services: Services, ack: Ack, command: dict[str, Any], respon
     if subcommand == "show":
         try:
             query = parse_finding_query(rest, console_hosts=console_hosts(settings))
+            if query.name:
+                check_in_scope(query.name, settings.scc_parent)
         except LookupInputError as exc:
             _ack(ack, build_notice(exc.message))
             return

@@ -23,6 +23,8 @@ from handlers.errors import refusals_shown
 logger = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+_ACTION_KINDS = frozenset(kind.value for kind in ActionKind)
+_EMOJI = re.compile(r"^:[a-z0-9_+\-]+:\s*")
 _SCC_BUTTONS = {
     ContainAction.SCC_MUTE: SccChange.MUTE,
     ContainAction.SCC_RESOLVE: SccChange.RESOLVE,
@@ -32,26 +34,26 @@ _SCC_BUTTONS = {
 
 def request_id_of(body: dict[str, Any]) -> str:
     """Return the request id a button carries, or refuse the click."""
-    value = str(body["actions"][0].get("value") or "")
-    if not _REQUEST_ID.match(value):
+    value = _first_action(body).get("value")
+    if not isinstance(value, str) or not _REQUEST_ID.match(value):
         raise UserFacingError("That button is from an older message; use a newer one.")
     return value
 
 
 def submitted_choice(view: dict[str, Any]) -> tuple[list[ActionKind], str, dict[str, str]]:
     """Read the chosen actions and the reason from the modal; errors keyed by block id."""
-    values = view["state"]["values"]
-    chosen = (values.get(ContainBlock.ACTIONS) or {}).get(ContainAction.CHOOSE) or {}
+    values = _object(_object(view.get("state")).get("values"))
+    chosen = _object(_object(values.get(ContainBlock.ACTIONS)).get(ContainAction.CHOOSE))
+    options = chosen.get("selected_options")
     actions = []
-    for option in chosen.get("selected_options") or []:
-        try:
-            actions.append(ActionKind(option.get("value")))
-        except ValueError:
-            continue
-    reason = ((values.get(ContainBlock.REASON) or {}).get(ContainAction.REASON) or {}).get(
+    for option in options if isinstance(options, list) else []:
+        value = _object(option).get("value")
+        if isinstance(value, str) and value in _ACTION_KINDS:
+            actions.append(ActionKind(value))
+    reason = _object(_object(values.get(ContainBlock.REASON)).get(ContainAction.REASON)).get(
         "value"
-    ) or ""
-    reason = reason.strip()
+    )
+    reason = reason.strip() if isinstance(reason, str) else ""
     errors: dict[str, str] = {}
     if not actions:
         errors[ContainBlock.ACTIONS] = "Choose at least one action."
@@ -60,6 +62,38 @@ def submitted_choice(view: dict[str, Any]) -> tuple[list[ActionKind], str, dict[
     elif len(reason) > MAX_REASON:
         errors[ContainBlock.REASON] = f"Keep it under {MAX_REASON} characters."
     return actions, reason, errors
+
+
+def clicked_message(body: dict[str, Any]) -> tuple[str, str] | None:
+    """Return the channel and ts of the (non-ephemeral) message whose button was clicked."""
+    container = _object(body.get("container"))
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if container.get("is_ephemeral") or not isinstance(channel, str) or not isinstance(ts, str):
+        return None
+    return (channel, ts) if channel and ts else None
+
+
+def user_of(body: dict[str, Any]) -> str:
+    """Return the id of the person who acted, from the signed request ("" if absent)."""
+    user = _object(body.get("user")).get("id")
+    return user if isinstance(user, str) else ""
+
+
+def _first_action(body: dict[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions:
+        raise UserFacingError("That click carried no button; try again.")
+    return _object(actions[0])
+
+
+def _object(value: Any) -> dict[str, Any]:
+    # Payload values are checked before use: a signed request may still be malformed.
+    return value if isinstance(value, dict) else {}
+
+
+def _field_error(message: str) -> str:
+    # Modal errors are plain text: drop a leading emoji code.
+    return _EMOJI.sub("", message, count=1)
 
 
 def register(app: App, services: Services) -> None:
@@ -76,13 +110,20 @@ def register(app: App, services: Services) -> None:
         ack()
 
         with refusals_shown(body, client):
-            ref = FindingRef.decode(body["actions"][0].get("value"))
-            flow.open_modal(client, body["user"]["id"], ref.finding, body["trigger_id"])
+            ref = FindingRef.decode(_first_action(body).get("value"))
+            flow.open_modal(client, user_of(body), ref.finding, str(body.get("trigger_id") or ""))
 
     @app.view(ContainCallback.MODAL)
     def handle_contain_submission(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Validate the modal, then post the approval request in the finding's thread."""
-        view = body["view"]
+        user, view = user_of(body), _object(body.get("view"))
+        # A submission's payload names no channel: refusals go back into the modal itself.
+        try:
+            ref = FindingRef.decode(view.get("private_metadata"))
+            flow.check_submission(user, ref.finding)
+        except UserFacingError as exc:
+            ack(response_action="errors", errors={ContainBlock.ACTIONS: _field_error(exc.message)})
+            return
         actions, reason, errors = submitted_choice(view)
         if errors:
             ack(response_action="errors", errors=errors)
@@ -90,8 +131,7 @@ def register(app: App, services: Services) -> None:
         ack()
 
         with refusals_shown(body, client):
-            ref = FindingRef.decode(view.get("private_metadata"))
-            flow.submit(client, body["user"]["id"], ref.finding, actions, reason)
+            flow.submit(client, user, ref.finding, actions, reason)
 
     @app.action(ContainAction.APPROVE)
     def handle_contain_approve(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -99,7 +139,7 @@ def register(app: App, services: Services) -> None:
         ack()
 
         with refusals_shown(body, client):
-            flow.approve(client, body["user"]["id"], request_id_of(body))
+            flow.approve(client, user_of(body), request_id_of(body))
 
     @app.action(ContainAction.REJECT)
     def handle_contain_reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -107,7 +147,7 @@ def register(app: App, services: Services) -> None:
         ack()
 
         with refusals_shown(body, client):
-            flow.reject(client, body["user"]["id"], request_id_of(body))
+            flow.reject(client, user_of(body), request_id_of(body))
 
     @app.action(ContainAction.UNDO)
     def handle_contain_undo(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -115,16 +155,19 @@ def register(app: App, services: Services) -> None:
         ack()
 
         with refusals_shown(body, client):
-            flow.undo(client, body["user"]["id"], request_id_of(body))
+            flow.undo(client, user_of(body), request_id_of(body))
 
     def handle_scc_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Mute, resolve or mark the finding in SCC."""
         ack()
 
-        change = _SCC_BUTTONS[ContainAction(body["actions"][0]["action_id"])]
         with refusals_shown(body, client):
-            ref = FindingRef.decode(body["actions"][0].get("value"))
-            flow.scc_change(client, body["user"]["id"], ref.finding, change)
+            action = _first_action(body)
+            change = _SCC_BUTTONS[ContainAction(str(action.get("action_id")))]
+            ref = FindingRef.decode(action.get("value"))
+            flow.scc_change(
+                client, user_of(body), ref.finding, change, clicked=clicked_message(body)
+            )
 
     for action_id in _SCC_BUTTONS:
         app.action(action_id)(handle_scc_click)

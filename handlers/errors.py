@@ -32,14 +32,23 @@ def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> B
 
 
 def _tell_user(client: WebClient, body: dict[str, Any], message: str) -> None:
-    user = (body.get("user") or {}).get("id") or body.get("user_id")
-    channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
-    if not user or not channel:
+    user = _field(body, "user") or body.get("user_id")
+    channel = _field(body, "channel") or body.get("channel_id")
+    if not isinstance(user, str) or not user:
         return
     try:
-        client.chat_postEphemeral(channel=channel, user=user, text=message)
+        if isinstance(channel, str) and channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=message)
+        else:
+            # A modal's payload names no channel; a post to a user id lands in the app's DM.
+            client.chat_postMessage(channel=user, text=message)
     except SlackApiError as exc:
         logger.warning("could not tell %s about an error: %s", user, exc.response.get("error"))
+
+
+def _field(body: dict[str, Any], name: str) -> Any:
+    value = body.get(name)
+    return value.get("id") if isinstance(value, dict) else None
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import threading
 import time
 import uuid
@@ -24,6 +25,8 @@ MAX_TEXT = 40_000
 # A modal stack holds at most three views (views.push answers push_limit_reached).
 MAX_VIEW_STACK = 3
 WORKSPACE_URL = "https://example.slack.com"
+# People have ids starting with U, or W in Enterprise Grid.
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 Params = dict[str, Any]
 MethodHandler = Callable[[Params], Params]
@@ -107,6 +110,8 @@ class SlackWorkspace:
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self._not_in_channel: set[str] = set()
+        # The bot's direct-message conversation with each person, by user id.
+        self._ims: dict[str, str] = {}
         self._used_triggers: set[str] = set()
         self._stacks: dict[str, list[str]] = {}
         self._last_root: str | None = None
@@ -169,6 +174,11 @@ class SlackWorkspace:
         """Make posts to ``channel`` fail with not_in_channel, as before the bot is invited."""
         self._not_in_channel.add(channel)
 
+    def dm_channel(self, user_id: str) -> str | None:
+        """Return the id of the bot's direct-message conversation with ``user_id``, if any."""
+        with self.lock:
+            return self._ims.get(user_id)
+
     def post_as_user(
         self, channel: str, text: str, *, user: str, thread_ts: str | None = None
     ) -> Message:
@@ -210,14 +220,23 @@ class SlackWorkspace:
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):04d}{uuid.uuid4().hex[:6].upper()}"
 
-    def _channel(self, params: Params, key: str = "channel") -> str:
+    def _channel(self, params: Params, key: str = "channel", *, user_as_dm: bool = False) -> str:
         channel = params.get(key)
+        if user_as_dm and isinstance(channel, str) and USER_ID.match(channel):
+            # chat.postMessage to a user id posts into the app's DM with that person.
+            channel = self._im(channel)
         # Public channels, private channels and DMs have ids starting with C, G and D.
         if not isinstance(channel, str) or channel[:1] not in ("C", "G", "D"):
             raise ApiError("channel_not_found")
         if channel in self._not_in_channel:
             raise ApiError("not_in_channel")
         return channel
+
+    def _im(self, user_id: str) -> str:
+        with self.lock:
+            if user_id not in self._ims:
+                self._ims[user_id] = self._new_id("D")
+            return self._ims[user_id]
 
     def _message(self, channel: str, ts: Any) -> Message:
         message = self.messages.get((channel, ts)) if isinstance(ts, str) else None
@@ -300,7 +319,7 @@ class SlackWorkspace:
         }
 
     def _chat_post_message(self, params: Params) -> Params:
-        channel = self._channel(params)
+        channel = self._channel(params, user_as_dm=True)
         text, blocks = self._content(params)
         thread_ts = params.get("thread_ts") or None
         message = Message(

@@ -36,6 +36,7 @@ from bot.metrics import METRICS
 from bot.refs import finding_ref
 from bot.resources import parse_cloud_run_target
 from bot.services import Services
+from bot.store import StoredFinding
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,12 @@ class ContainmentFlow:
         client.views_open(
             trigger_id=trigger_id, view=build_contain_modal(planning, finding_ref(finding_key))
         )
+
+    def check_submission(self, user: str, finding_key: str) -> None:
+        """Refuse a submission from someone who may not propose, or for an unknown finding."""
+        self.authz.check_propose(user)
+        if self.services.store.get(finding_key) is None:
+            raise UserFacingError("The bot no longer has this finding.")
 
     def submit(
         self, client: WebClient, user: str, finding_key: str, actions: list[ActionKind], reason: str
@@ -213,11 +220,21 @@ class ContainmentFlow:
     # -- SCC write-back ----------------------------------------------------------------------
 
     def scc_change(
-        self, client: WebClient, user: str, finding_key: str, change: scc_actions.SccChange
+        self,
+        client: WebClient,
+        user: str,
+        finding_key: str,
+        change: scc_actions.SccChange,
+        *,
+        clicked: tuple[str, str] | None = None,
     ) -> str:
-        """Mute, resolve or mark the finding in SCC; responders and approvers only."""
+        """Mute, resolve or mark the finding in SCC; responders and approvers only.
+
+        Args:
+            clicked: the channel and ts of the message whose button was clicked, if known.
+        """
         self.authz.check_scc(user)
-        stored = self.services.store.get(finding_key)
+        stored = self._writable(finding_key, clicked)
         if change is scc_actions.SccChange.MUTE:
             before: Any = scc_actions.mute(self.google, finding_key)
             after: Any = "MUTED"
@@ -227,7 +244,7 @@ class ContainmentFlow:
             after = "INACTIVE"
             said = "marked the finding inactive (resolved)"
         else:
-            after = self._marks(finding_key, stored.channel if stored else None, stored)
+            after = self._marks(finding_key, stored)
             before = scc_actions.write_marks(self.google, finding_key, after)
             said = "recorded the Slack thread and containment in security marks"
         record_audit(
@@ -241,7 +258,7 @@ class ContainmentFlow:
             result="ok",
         )
         METRICS.actions_executed.labels(action=f"scc_{change}", result="ok").inc()
-        if stored and stored.channel and stored.message_ts:
+        if stored.channel and stored.message_ts:
             reply = build_scc_reply(user, said)
             client.chat_postMessage(
                 channel=stored.channel,
@@ -251,7 +268,25 @@ class ContainmentFlow:
             )
         return said
 
-    def _marks(self, finding_key: str, channel: str | None, stored: Any) -> dict[str, str]:
+    def _writable(self, finding_key: str, clicked: tuple[str, str] | None) -> StoredFinding:
+        # Only findings that reached the bot through its subscription are changed in SCC: a
+        # name from a button value alone could point anywhere the service account reaches.
+        stored = self.services.store.get(finding_key)
+        if stored is None:
+            raise UserFacingError(
+                "The bot has not received this finding, so it will not change it in SCC."
+            )
+        if clicked is not None and clicked != (stored.channel, stored.message_ts):
+            owner = self.services.store.key_at(*clicked)
+            if owner is not None and owner != finding_key:
+                raise UserFacingError(
+                    "That button names another finding than the message it is on; use the "
+                    "buttons on the finding's own message."
+                )
+        return stored
+
+    def _marks(self, finding_key: str, stored: StoredFinding) -> dict[str, str]:
+        channel = stored.channel
         thread = f"{channel}/{stored.message_ts}" if channel and stored.message_ts else "none"
         latest = self.store.latest_for(finding_key)
         if latest is None:

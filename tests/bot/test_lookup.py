@@ -11,6 +11,7 @@ from bot.lookup import (
     FindingQuery,
     ListQuery,
     LookupInputError,
+    check_in_scope,
     clean_token,
     fetch_finding,
     list_findings,
@@ -327,6 +328,53 @@ def test_permission_denied_names_the_role(services: Any, scc_standin: Any) -> No
         list_findings(services.google.scc, ListQuery(), scc_parent=ORG)
 
     assert "roles/securitycenter.findingsViewer" in raised.value.message
+
+
+def _named(scope: str) -> str:
+    return f"{scope}/sources/{SOURCE}/locations/global/findings/{FID}"
+
+
+@pytest.mark.parametrize(
+    ("scope", "parent"),
+    [
+        ("organizations/999999999999", ORG),
+        (ORG, "folders/345"),
+        ("folders/345", "projects/acme-prod"),
+        ("projects/other-project", "projects/acme-prod"),
+        ("projects/111", "projects/222"),
+    ],
+)
+def test_names_outside_scc_parent_are_refused(scope: str, parent: str) -> None:
+    with pytest.raises(LookupInputError, match=f"`SCC_PARENT` is `{parent}`"):
+        check_in_scope(_named(scope), parent)
+
+
+@pytest.mark.parametrize(
+    ("scope", "parent"),
+    [
+        (ORG, ORG),
+        # Folders and projects may belong to the organization: SCC decides.
+        ("folders/345", ORG),
+        ("projects/987654321098", ORG),
+        ("folders/678", "folders/345"),
+        ("projects/acme-prod", "projects/acme-prod"),
+        ("projects/222", "projects/acme-prod"),
+        ("organizations/999999999999", None),
+    ],
+)
+def test_names_that_may_lie_under_scc_parent_are_let_through(
+    scope: str, parent: str | None
+) -> None:
+    check_in_scope(_named(scope), parent)
+
+
+def test_fetch_finding_outside_scc_parent_asks_scc_nothing(services: Any, scc_standin: Any) -> None:
+    foreign = _named("organizations/999999999999")
+
+    with pytest.raises(LookupInputError, match="outside what this bot looks after"):
+        fetch_finding(services.google.scc, foreign, scc_parent=ORG)
+
+    assert scc_standin.requests_to("ListFindings") == []
 
 
 def test_listing_needs_scc_parent(services: Any, scc_standin: Any) -> None:

@@ -155,6 +155,20 @@ def test_show_rejects_input_before_any_call(
     assert slack.responses.get("r1") is None
 
 
+def test_show_outside_scc_parent_is_refused_before_any_call(
+    slack_requests: Any, slack: Any, scc_standin: Any
+) -> None:
+    foreign = f"organizations/999999999999/sources/{SOURCE}/locations/global/findings/{FID}"
+
+    ack = _command(slack_requests, f"show {foreign}")
+
+    assert ack["response_type"] == "ephemeral"
+    assert f"`SCC_PARENT` is `{ORG}`" in _text(ack)
+    assert live_tokens(ack["text"], ack["blocks"]) == []
+    assert scc_standin.requests_to("ListFindings") == []
+    assert slack.responses.get("r1") is None
+
+
 def test_show_missing_finding_says_so(slack_requests: Any, slack: Any) -> None:
     missing = f"{ORG}/sources/{SOURCE}/locations/global/findings/ffffffffffffffffffffffffffffffff"
 

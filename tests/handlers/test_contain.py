@@ -505,3 +505,177 @@ def test_outsider_cannot_change_scc(
 
     assert "Only responders" in _ephemeral_to(slack, MALLORY)
     assert scc_standin.recorder.requests_to("SetMute") == []
+
+
+# -- refusals around the modal ---------------------------------------------------------------
+
+
+def _submission(
+    slack_requests: Any, user: str, metadata: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    response = slack_requests.view_submission(
+        user=user, callback_id=ContainCallback.MODAL, private_metadata=metadata, values=values
+    )
+    assert response.status_code == 200
+    return dict(response.json()) if response.content else {}
+
+
+def test_outsider_submission_is_refused_in_the_modal(
+    slack_requests: Any, slack: Any, finding: dict[str, str]
+) -> None:
+    answer = _submission(
+        slack_requests, MALLORY, finding_ref(finding["key"]), _values(["ingress_internal"], "x")
+    )
+
+    assert answer["response_action"] == "errors"
+    (message,) = answer["errors"].values()
+    assert set(answer["errors"]) == {ContainBlock.ACTIONS}
+    assert message.startswith("Only responders (RESPONDERS) and approvers")
+    assert slack.thread(CHANNEL, finding["ts"]) == []
+
+
+def test_submission_for_a_finding_the_bot_lacks_is_refused_in_the_modal(
+    slack_requests: Any, slack: Any, finding: dict[str, str], run_standin: Any
+) -> None:
+    other = finding["key"].replace("123456789012", "999999999999")
+
+    answer = _submission(slack_requests, REQUESTER, finding_ref(other), _values([], ""))
+
+    assert answer == {
+        "response_action": "errors",
+        "errors": {ContainBlock.ACTIONS: "The bot no longer has this finding."},
+    }
+    assert slack.thread(CHANNEL, finding["ts"]) == []
+    assert run_standin.requests_to("GetService") == []
+
+
+def test_refusal_after_the_submission_reaches_the_person_by_direct_message(
+    slack_requests: Any, slack: Any, finding: dict[str, str]
+) -> None:
+    # Cancelling job executions never applies to a service; that is known only after ack.
+    answer = _submission(
+        slack_requests, REQUESTER, finding_ref(finding["key"]), _values(["cancel_executions"], "x")
+    )
+    assert answer == {}
+    slack.wait_for(lambda: slack.dm_channel(REQUESTER) is not None)
+
+    dm = slack.dm_channel(REQUESTER)
+    (told,) = [m for (channel, _), m in slack.messages.items() if channel == dm]
+    assert told.text == "None of the chosen actions applies any more."
+    assert slack.calls_to("chat.postMessage", ok=True)[-1].params["channel"] == REQUESTER
+    assert slack.thread(CHANNEL, finding["ts"]) == []
+
+
+def test_submission_skips_malformed_options(
+    slack_requests: Any, slack: Any, services: Any, finding: dict[str, str]
+) -> None:
+    values = _values([], "crypto miner")
+    choose = values[ContainBlock.ACTIONS][ContainAction.CHOOSE]
+    choose["selected_options"] = [None]
+
+    refused = _submission(slack_requests, REQUESTER, finding_ref(finding["key"]), values)
+    choose["selected_options"] = [None, 7, {"value": ["x"]}, {"value": "ingress_internal"}]
+    accepted = _submission(slack_requests, REQUESTER, finding_ref(finding["key"]), values)
+
+    assert refused["errors"] == {ContainBlock.ACTIONS: "Choose at least one action."}
+    assert accepted == {}
+    slack.wait_for(lambda: len(slack.thread(CHANNEL, finding["ts"])) == 1)
+    request_id = _request_id(slack.thread(CHANNEL, finding["ts"])[0])
+    request = ContainmentStore(services.engine).get(request_id)
+    assert request is not None
+    assert [p.action for p in request.plans] == ["ingress_internal"]
+
+
+# -- SCC write-back refusals -----------------------------------------------------------------
+
+
+def test_scc_click_for_a_finding_the_bot_never_received_changes_nothing(
+    slack_requests: Any, slack: Any, finding: dict[str, str], scc_standin: Any
+) -> None:
+    foreign = finding["key"].replace("123456789012", "999999999999")
+    calls_before = len(scc_standin.recorder.requests)
+
+    slack_requests.block_action(
+        user=CAROL, action_id=ContainAction.SCC_MUTE, value=finding_ref(foreign)
+    )
+
+    assert "has not received this finding" in _ephemeral_to(slack, CAROL)
+    assert len(scc_standin.recorder.requests) == calls_before
+
+
+def test_scc_button_naming_another_finding_than_its_message_is_refused(
+    slack_requests: Any, slack: Any, services: Any, finding: dict[str, str], scc_standin: Any
+) -> None:
+    services.pipeline.handle(Delivery(data=sample_bytes("malicious_url_v2.json"), message_id="m2"))
+    other = next(s.key for s in services.store.recent(since=utcnow() - timedelta(hours=1)))
+    assert other != finding["key"]
+
+    slack_requests.block_action(
+        user=CAROL,
+        action_id=ContainAction.SCC_RESOLVE,
+        value=finding_ref(other),
+        channel=CHANNEL,
+        message_ts=finding["ts"],
+    )
+
+    assert "names another finding" in _ephemeral_to(slack, CAROL)
+    assert scc_standin.recorder.requests_to("SetFindingState") == []
+
+
+def test_scc_click_on_the_findings_own_message_is_carried_out(
+    slack_requests: Any, slack: Any, finding: dict[str, str], scc_standin: Any
+) -> None:
+    slack_requests.block_action(
+        user=CAROL,
+        action_id=ContainAction.SCC_MUTE,
+        value=finding_ref(finding["key"]),
+        channel=CHANNEL,
+        message_ts=finding["ts"],
+    )
+    slack.wait_for(lambda: len(slack.thread(CHANNEL, finding["ts"])) == 1)
+
+    (mute,) = scc_standin.recorder.requests_to("SetMute")
+    assert mute.name == finding["key"]
+
+
+@pytest.mark.parametrize(
+    ("action", "method", "code", "says"),
+    [
+        (
+            ContainAction.SCC_MUTE,
+            "SetMute",
+            grpc.StatusCode.NOT_FOUND,
+            "Security Command Center has no such finding any more",
+        ),
+        (
+            ContainAction.SCC_RESOLVE,
+            "SetFindingState",
+            grpc.StatusCode.PERMISSION_DENIED,
+            "`roles/securitycenter.findingsStateSetter`",
+        ),
+        (
+            ContainAction.SCC_MARKS,
+            "ListFindings",
+            grpc.StatusCode.PERMISSION_DENIED,
+            "`roles/securitycenter.findingsViewer`",
+        ),
+    ],
+)
+def test_scc_refusals_are_explained(
+    slack_requests: Any,
+    slack: Any,
+    finding: dict[str, str],
+    scc_standin: Any,
+    action: str,
+    method: str,
+    code: grpc.StatusCode,
+    says: str,
+) -> None:
+    scc_standin.recorder.fail_next(method, code, "refused")
+
+    slack_requests.block_action(user=BOB, action_id=action, value=finding_ref(finding["key"]))
+
+    told = _ephemeral_to(slack, BOB)
+    assert says in told
+    assert "Something went wrong" not in told
+    assert slack.thread(CHANNEL, finding["ts"]) == []

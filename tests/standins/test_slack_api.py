@@ -221,6 +221,24 @@ def test_text_at_the_limit_and_not_in_channel(slack: SlackStandIn, client: WebCl
     assert refused["error"] == "not_in_channel"
 
 
+def test_post_message_to_a_user_id_lands_in_the_bots_dm(
+    slack: SlackStandIn, client: WebClient
+) -> None:
+    first = client.chat_postMessage(channel="U0ALICE", text="one")
+    second = client.chat_postMessage(channel="U0ALICE", text="two")
+    other = client.chat_postMessage(channel="W0BOB", text="three")
+
+    dm = slack.dm_channel("U0ALICE")
+    assert dm is not None and dm.startswith("D")
+    assert (first["channel"], second["channel"]) == (dm, dm)
+    assert other["channel"] == slack.dm_channel("W0BOB") != dm
+    assert slack.messages[(dm, second["ts"])].text == "two"
+    # Only chat.postMessage opens the DM; other methods need the conversation id.
+    refused = api_error(lambda: client.chat_update(channel="U0ALICE", ts=first["ts"], text="x"))
+    assert refused["error"] == "channel_not_found"
+    assert slack.dm_channel("U0CAROL") is None
+
+
 # -- Block Kit -----------------------------------------------------------------------------
 
 
