@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +44,10 @@ class NotificationParseError(Exception):
 
 @dataclass(frozen=True)
 class FindingRecord:
-    """One finding as received, with the facts every surface needs derived once."""
+    """One finding as received, with the facts every surface needs derived once.
+
+    The record never changes, so each derived fact is computed on first use and kept.
+    """
 
     finding: scc.Finding
     resource: scc.Resource
@@ -56,42 +60,42 @@ class FindingRecord:
     # The notification as received, kept so the store need not serialize it again.
     source: str = field(default="", compare=False, repr=False)
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Return the finding's v2 name, the one key it is stored under."""
         return normalize_finding_name(self.finding.name)
 
-    @property
+    @cached_property
     def category(self) -> str:
         return self.finding.category or "Unknown category"
 
-    @property
+    @cached_property
     def severity(self) -> Severity:
         return Severity.parse(enum_name(scc.Finding.Severity, self.finding.severity))
 
-    @property
+    @cached_property
     def state(self) -> str:
         return enum_name(scc.Finding.State, self.finding.state)
 
-    @property
+    @cached_property
     def mute(self) -> str:
         return enum_name(scc.Finding.Mute, self.finding.mute)
 
-    @property
+    @cached_property
     def event_time(self) -> datetime | None:
         return _timestamp(self.finding, "event_time")
 
-    @property
+    @cached_property
     def project_display_name(self) -> str:
         metadata = self.resource.gcp_metadata
         return metadata.project_display_name or self.v1_project_display_name
 
-    @property
+    @cached_property
     def project_number(self) -> str:
         project = self.resource.gcp_metadata.project
         return project.rsplit("/", 1)[-1] if project else ""
 
-    @property
+    @cached_property
     def organization_id(self) -> str:
         for candidate in (self.resource.gcp_metadata.organization, self.finding.name):
             match = re.match(r"^organizations/(\d+)", candidate)
@@ -99,11 +103,11 @@ class FindingRecord:
                 return match.group(1)
         return ""
 
-    @property
+    @cached_property
     def resource_name(self) -> str:
         return self.finding.resource_name or self.resource.name
 
-    @property
+    @cached_property
     def cloud_run(self) -> CloudRunTarget | None:
         """Return the Cloud Run service, revision, job or execution the finding names."""
         target = parse_cloud_run_target(self.resource_name, location=self.resource.location)
@@ -111,7 +115,7 @@ class FindingRecord:
             return None
         return target.with_runtime_hints(_runtime_hints(self.finding))
 
-    @property
+    @cached_property
     def script_sha256(self) -> str:
         for process in self.finding.processes:
             if process.script.sha256:
