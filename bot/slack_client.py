@@ -51,7 +51,9 @@ class ChannelPacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.interval = 1.0 / per_second
+        # A few milliseconds of slack per slot: requests leave here and reach Slack with
+        # jitter, and a post that arrives a hair early is refused for a whole second.
+        self.interval = 1.0 / per_second * 1.05
         self.tolerance = (burst - 1) * self.interval
         self._clock = clock
         self._sleep = sleep
