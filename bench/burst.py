@@ -66,7 +66,15 @@ def run_bot(findings: int, services: int, threshold: int) -> dict[str, Any]:
         pubsub.create_topic(TOPIC)
         pubsub.create_subscription(SUBSCRIPTION, TOPIC, ack_deadline_seconds=60)
         process, port = start_bot(
-            slack, pubsub, Path(tmp) / "burst.db", {"BURST_THRESHOLD": str(threshold)}
+            slack,
+            pubsub,
+            Path(tmp) / "burst.db",
+            {
+                "BURST_THRESHOLD": str(threshold),
+                # Slack's own pace, which the stand-in enforces here.
+                "SLACK_CHANNEL_POSTS_PER_SECOND": "1",
+                "SLACK_CHANNEL_BURST": "3",
+            },
         )
         try:
             wait_healthy(process, port)
@@ -141,7 +149,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--findings", type=int, default=1000)
     parser.add_argument("--services", type=int, default=20)
-    parser.add_argument("--threshold", type=int, default=2)
+    parser.add_argument("--threshold", type=int, default=1)
     parser.add_argument("--naive-budget", type=float, default=30.0)
     args = parser.parse_args()
     bot = run_bot(args.findings, args.services, args.threshold)

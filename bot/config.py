@@ -121,7 +121,7 @@ class Settings(BaseSettings):
 
     # Bursts: more than BURST_THRESHOLD findings of one resource and category within
     # BURST_WINDOW_MINUTES are shown in one digest message instead of one message each.
-    burst_threshold: int = Field(default=2, ge=0, le=1000)  # 0 turns digests off
+    burst_threshold: int = Field(default=1, ge=0, le=1000)  # 0 turns digests off
     burst_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
     # Serving

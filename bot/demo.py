@@ -95,6 +95,9 @@ class DemoWorld:
             approvers=[APPROVER],
             responders=[RESPONDER],
             vt_api_key=SecretStr(VT_KEY),
+            # The samples include two of one kind on one service; show each in full, and
+            # show a digest with the burst below.
+            burst_threshold=3,
             vt_api_url=self.virustotal.url,
         )
         self.runtime: Runtime = start_runtime(self.settings)
@@ -177,6 +180,7 @@ def run_demo(out: Path) -> int:
         _state_change(world)
         _investigate(world)
         _contain(world)
+        _burst(world)
     print(f"\nDone in {time.monotonic() - started:.1f} s. Block Kit JSON is in {out}/.")
     return 0
 
@@ -291,6 +295,43 @@ def _contain(world: DemoWorld) -> None:
     world.wait(lambda: len(thread()) > before)
     for reply in thread()[before:]:
         print(render_text(reply.blocks, reply.text))
+
+
+def _burst(world: DemoWorld) -> None:
+    _banner("A burst: 40 findings on one service within a minute become one digest")
+    posts_before = len(world.slack.calls_to("chat.postMessage", ok=True))
+    base = json.loads((SAMPLES / "malicious_python_v1.json").read_text())
+    for index in range(40):
+        notification = json.loads(json.dumps(base))
+        finding = notification["finding"]
+        finding["name"] = finding["name"][:-6] + f"{index:06d}"
+        finding["event_time"] = f"2026-05-13T08:00:{index:02d}Z"
+        finding["processes"][0]["script"]["sha256"] = f"{index % 3:064x}"
+        world.publish(json.dumps(notification).encode())
+    world.wait(lambda: world.pubsub.outstanding(SUBSCRIPTION) == 0)
+    grouped = world.runtime.services.store.count_by_status().get("grouped", 0)
+
+    def digest() -> Any:
+        for message in list(world.slack.messages.values()):
+            header = (message.blocks or [{}])[0]
+            if header.get("block_id") == "digest.header" and (
+                f"Burst of {grouped} findings" in header["text"]["text"]
+            ):
+                return message
+        return None
+
+    world.wait(lambda: digest() is not None)
+    shown = digest()
+    print(render_text(shown.blocks, shown.text))
+    world.wait(lambda: bool(world.slack.thread(shown.channel, shown.ts)), timeout=20)
+    listing = world.slack.thread(shown.channel, shown.ts)[0]
+    print(f"\n    In its thread: {listing.text}, each linked to the console; the first:")
+    print("\n".join(render_text(listing.blocks).splitlines()[:2]))
+    posts = len(world.slack.calls_to("chat.postMessage", ok=True)) - posts_before
+    print(
+        f"\n    40 findings: {40 - grouped} posted alone, {grouped} in one digest; "
+        f"{posts} messages in all."
+    )
 
 
 def _button_value(blocks: list[dict[str, Any]], action_id: str) -> str:

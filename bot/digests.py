@@ -22,7 +22,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
-from sqlalchemy import Engine, func, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from blocks.digest import DigestView, ListedFinding, build_digest_listing, build_digest_message
@@ -70,11 +70,25 @@ class BurstDetector:
         return self.threshold > 0
 
     def is_burst(self, record: FindingRecord) -> bool:
-        """Return whether more than ``threshold`` similar findings arrived in the window."""
+        """Return whether ``threshold`` similar findings arrived in the window before this one.
+
+        "Before" is by arrival (the stored row's creation, then its name), not by which
+        worker asks first, so that findings handled side by side agree on which are
+        posted alone and which join the digest.
+        """
         if not self.enabled or not record.resource_name:
             return False
         since = utcnow() - self.window
         with self.engine.connect() as conn:
+            arrived = conn.execute(
+                select(findings.c.created_at).where(findings.c.key == record.key)
+            ).scalar_one_or_none()
+            if arrived is None:
+                return False
+            earlier = or_(
+                findings.c.created_at < arrived,
+                and_(findings.c.created_at == arrived, findings.c.key < record.key),
+            )
             recent = conn.execute(
                 select(func.count())
                 .select_from(findings)
@@ -85,6 +99,7 @@ class BurstDetector:
                     # Pending rows are findings other workers are posting right now.
                     findings.c.status.in_(("pending", "posted", "grouped")),
                     findings.c.key != record.key,
+                    earlier,
                 )
             ).scalar_one()
         return int(recent) >= self.threshold

@@ -138,7 +138,12 @@ class FindingPipeline:
         self._save_earlier_post(record.key)
         # Each attempt is its own lease owner: two threads of one process must not share one.
         lease = _Lease(self.store, record.key, f"{self.worker_id}:{uuid.uuid4().hex[:8]}")
-        claimed, stored = self.store.claim(record.key, lease.owner)
+        claimed, stored = self.store.claim(
+            record.key,
+            lease.owner,
+            resource_name=record.resource_name,
+            category=record.category,
+        )
         if not claimed:
             return Outcome.BUSY
         try:

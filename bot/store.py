@@ -68,9 +68,20 @@ class FindingStore:
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def claim(
-        self, key: str, owner: str, *, lease: timedelta = DEFAULT_LEASE
+        self,
+        key: str,
+        owner: str,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        resource_name: str = "",
+        category: str = "",
     ) -> tuple[bool, StoredFinding | None]:
         """Take the lease on a finding.
+
+        Args:
+            resource_name: stored with a new placeholder, so that burst detection counts
+                findings other workers are still posting.
+            category: likewise.
 
         Returns:
             (claimed, row): ``claimed`` is False when another worker holds the lease; ``row``
@@ -84,6 +95,8 @@ class FindingStore:
                 .values(
                     key=key,
                     status="pending",
+                    resource_name=resource_name[:1024],
+                    category=category[:256],
                     lease_owner=owner,
                     lease_until=until,
                     created_at=now,
