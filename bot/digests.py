@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -166,19 +167,31 @@ class DigestPublisher:
         are what responders need first, and the channel's rate limit is shared.
         """
         touched: set[str] = set()
-        for phase in (self._publish, self._list):
-            for digest in self._pending():
-                if not self._claim(digest.id):
-                    continue
-                try:
-                    if phase(digest):
-                        touched.add(digest.id)
-                except SlackClientError as exc:
-                    # The digest stays pending and the next flush tries again.
-                    logger.warning("digest %s not updated in Slack: %s", digest.id, exc)
-                finally:
-                    self._release(digest.id)
+        self._run(self._publish, touched)
+        # A digest opened or grown while the others were being posted goes before any
+        # listing, and one thread is listed per flush, so counts stay current meanwhile.
+        if not any(digest.message_ts is None for digest in self._pending()):
+            self._run(self._list, touched, limit=1)
         return len(touched)
+
+    def _run(
+        self, phase: Callable[[Digest], bool], touched: set[str], limit: int | None = None
+    ) -> None:
+        done = 0
+        for digest in self._pending():
+            if limit is not None and done >= limit:
+                return
+            if not self._claim(digest.id):
+                continue
+            try:
+                if phase(digest):
+                    touched.add(digest.id)
+                    done += 1
+            except SlackClientError as exc:
+                # The digest stays pending and the next flush tries again.
+                logger.warning("digest %s not updated in Slack: %s", digest.id, exc)
+            finally:
+                self._release(digest.id)
 
     def _publish(self, digest: Digest) -> bool:
         """Post or refresh the digest message; return whether Slack was called."""
