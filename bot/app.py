@@ -22,6 +22,8 @@ from handlers import register_all
 
 logger = logging.getLogger(__name__)
 
+LISTENER_THREADS = 32
+
 
 def build_bolt_app(services: Services) -> App:
     """Return the Bolt app with every surface registered."""
@@ -33,7 +35,9 @@ def build_bolt_app(services: Services) -> App:
         token_verification_enabled=False,
         process_before_response=False,
         # Listeners run after the ack; this pool carries the request's trace into them.
-        listener_executor=ContextExecutor(max_workers=10, thread_name_prefix="bolt"),
+        # Listeners acknowledge first and then call Google Cloud from the same thread; with
+        # too few threads, a click waits for earlier clicks' lookups before it can even ack.
+        listener_executor=ContextExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt"),
     )
     register_all(app, services)
     return app
