@@ -308,24 +308,28 @@ def _mitre_block(finding: scc.Finding) -> Block | None:
     attack = finding.mitre_attack
     parts = []
     if attack.primary_tactic:
-        parts.append("Tactic: " + _attack_link(mitre.tactic(_enum_name(attack.primary_tactic))))
+        parts.append(
+            "Tactic: " + attack_link(mitre.tactic(attack_enum_name(attack.primary_tactic)))
+        )
     names = [*attack.primary_techniques, *attack.additional_techniques]
     if names:
-        techniques = [_attack_link(mitre.technique(_enum_name(name))) for name in names[:12]]
+        techniques = [attack_link(mitre.technique(attack_enum_name(name))) for name in names[:12]]
         parts.append("Techniques: " + ", ".join(techniques))
     if not parts:
         return None
     return section(FindingBlock.MITRE, "*MITRE ATT&amp;CK*\n" + "\n".join(parts))
 
 
-def _enum_name(value: Any) -> str:
+def attack_enum_name(value: Any) -> str:
+    """Return a MITRE enum value's name, or ``UNKNOWN_<n>`` for one this library lacks."""
     try:
         return str(value.name)
     except AttributeError:
         return f"UNKNOWN_{int(value)}"
 
 
-def _attack_link(entry: mitre.AttackEntry) -> str:
+def attack_link(entry: mitre.AttackEntry) -> str:
+    """Return a tactic or technique as an ATT&CK link, or its plain title when unknown."""
     title = escape(entry.title)
     if entry.url:
         return f"<{entry.url}|{title} ({entry.attack_id})>"

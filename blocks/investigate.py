@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from blocks.finding import slack_date
+from blocks.finding import attack_enum_name, attack_link, slack_date
 from blocks.ids import InvestigateAction, InvestigateBlock
 from blocks.slack import Block, SlackMessage, button, context, fields_section, section
 from blocks.text import escape, fit, inline_code
@@ -355,10 +355,10 @@ def build_mitre_reply(record: FindingRecord) -> SlackMessage:
     attack = record.finding.mitre_attack
     lines = []
     if attack.primary_tactic:
-        name = _enum_name(attack.primary_tactic)
+        name = attack_enum_name(attack.primary_tactic)
         entry = mitre.tactic(name)
         meaning = mitre.tactic_description(name)
-        line = f"*Tactic*: {_attack_link(entry)}"
+        line = f"*Tactic*: {attack_link(entry)}"
         if meaning:
             line += f"\n_The adversary is {escape(meaning)}._"
         lines.append(line)
@@ -366,7 +366,7 @@ def build_mitre_reply(record: FindingRecord) -> SlackMessage:
         ("Techniques", attack.primary_techniques),
         ("Also", attack.additional_techniques),
     ):
-        entries = [_attack_link(mitre.technique(_enum_name(n))) for n in list(names)[:12]]
+        entries = [attack_link(mitre.technique(attack_enum_name(n))) for n in list(names)[:12]]
         if entries:
             lines.append(f"*{label}*: " + ", ".join(entries))
     if not lines:
@@ -378,20 +378,6 @@ def build_mitre_reply(record: FindingRecord) -> SlackMessage:
 def _has_mitre(record: FindingRecord) -> bool:
     attack = record.finding.mitre_attack
     return bool(attack.primary_tactic or attack.primary_techniques or attack.additional_techniques)
-
-
-def _enum_name(value: Any) -> str:
-    try:
-        return str(value.name)
-    except AttributeError:
-        return f"UNKNOWN_{int(value)}"
-
-
-def _attack_link(entry: mitre.AttackEntry) -> str:
-    title = escape(entry.title)
-    if entry.url:
-        return f"<{entry.url}|{title} ({entry.attack_id})>"
-    return title
 
 
 # -- full script ------------------------------------------------------------------------------

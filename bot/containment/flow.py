@@ -131,25 +131,19 @@ class ContainmentFlow:
         if not self.store.approve(request_id, user):
             raise self._lost(client, request_id)
         request = self._get(request_id)
-        record_audit(
-            self.services.engine,
+        self._audit(
+            request,
             actor=user,
             event="approve",
-            request_id=request_id,
-            finding_key=request.finding_key,
-            resource=request.resource,
             result="approved",
         )
         if not (self.executing and request.mode == ContainmentMode.EXECUTE):
             self.store.record_plan_only(request_id)
             request = self._get(request_id)
-            record_audit(
-                self.services.engine,
+            self._audit(
+                request,
                 actor=user,
                 event="plan-only",
-                request_id=request_id,
-                finding_key=request.finding_key,
-                resource=request.resource,
                 result="recorded without executing",
             )
             self.show(client, request)
@@ -166,13 +160,10 @@ class ContainmentFlow:
         if not self.store.reject(request_id, user):
             raise self._lost(client, request_id)
         request = self._get(request_id)
-        record_audit(
-            self.services.engine,
+        self._audit(
+            request,
             actor=user,
             event="reject",
-            request_id=request_id,
-            finding_key=request.finding_key,
-            resource=request.resource,
             result="rejected",
         )
         self.show(client, request)
@@ -191,13 +182,10 @@ class ContainmentFlow:
         )
         self.store.finish_undo(request_id, restored)
         request = self._get(request_id)
-        record_audit(
-            self.services.engine,
+        self._audit(
+            request,
             actor=user,
             event="undo",
-            request_id=request_id,
-            finding_key=request.finding_key,
-            resource=request.resource,
             before={r.action: r.replaced for r in restored if r.ok},
             after={r.action: r.applied for r in restored if r.ok},
             result=f"{request.status}" + (f": {request.error}" if request.error else ""),
@@ -337,6 +325,20 @@ class ContainmentFlow:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _audit(
+        self, request: ContainmentRequest, *, actor: str, event: str, **details: Any
+    ) -> None:
+        """Record one audit event about a request."""
+        record_audit(
+            self.services.engine,
+            actor=actor,
+            event=event,
+            request_id=request.id,
+            finding_key=request.finding_key,
+            resource=request.resource,
+            **details,
+        )
+
     def _execute(
         self, client: WebClient, request: ContainmentRequest, user: str
     ) -> ContainmentRequest:
@@ -381,13 +383,10 @@ class ContainmentFlow:
             )
         self.store.supersede(request.id, fresh.id if fresh else "")
         old = self._get(request.id)
-        record_audit(
-            self.services.engine,
+        self._audit(
+            request,
             actor=user,
             event="replan",
-            request_id=request.id,
-            finding_key=request.finding_key,
-            resource=request.resource,
             before={p.action: p.before for p in request.plans},
             after={p.action: p.before for p in plans},
             result=f"resource changed; new request {fresh.id if fresh else 'none'}",
@@ -412,26 +411,20 @@ class ContainmentFlow:
             METRICS.actions_executed.labels(
                 action=str(result.action), result="ok" if result.ok else "error"
             ).inc()
-        record_audit(
-            self.services.engine,
+        self._audit(
+            request,
             actor=request.decided_by or "",
             event="execute",
-            request_id=request.id,
-            finding_key=request.finding_key,
-            resource=request.resource,
             before={r.action: r.replaced for r in results if r.ok},
             after={r.action: r.applied for r in results if r.ok},
             result=f"{request.status}" + (f": {request.error}" if request.error else ""),
         )
 
     def _audit_expiry(self, request: ContainmentRequest) -> None:
-        record_audit(
-            self.services.engine,
+        self._audit(
+            request,
             actor="bot",
             event="expire",
-            request_id=request.id,
-            finding_key=request.finding_key,
-            resource=request.resource,
             result="expired without a decision",
         )
 
