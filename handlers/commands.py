@@ -32,20 +32,17 @@ from bot import links
 from bot.config import Settings
 from bot.errors import NotAllowed, UserFacingError
 from bot.finding import FindingRecord
-from bot.lookup import (
+from bot.finding_query import (
     CONSOLE_HOST,
     FindingQuery,
     ListQuery,
     LookupInputError,
-    check_in_scope,
     clean_text,
-    fetch_finding,
     finding_name,
-    list_findings,
     parse_finding_query,
     parse_list_args,
-    resolve_finding_id,
 )
+from bot.lookup import check_in_scope, fetch_finding, list_findings, resolve_finding_id
 from bot.pipeline import message_link
 from bot.refs import MAX_VALUE, FindingRef, finding_ref
 from bot.services import Services

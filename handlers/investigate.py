@@ -12,16 +12,15 @@ from slack_sdk import WebClient
 
 from blocks.ids import InvestigateAction
 from blocks.investigate import (
-    build_container_reply,
     build_error_reply,
     build_investigation_actions,
-    build_logs_reply,
     build_mitre_reply,
     build_related_reply,
     build_script_comment,
     build_script_reused_reply,
     build_virustotal_reply,
 )
+from blocks.investigate_cloud_run import build_container_reply, build_logs_reply
 from blocks.slack import SlackMessage
 from bot.errors import UserFacingError
 from bot.finding import FindingRecord

@@ -9,11 +9,11 @@ from blocks.ids import InvestigateAction
 from blocks.investigate import (
     build_error_reply,
     build_investigation_actions,
-    build_logs_reply,
     build_mitre_reply,
     build_related_reply,
     build_virustotal_reply,
 )
+from blocks.investigate_cloud_run import build_logs_reply
 from bot.finding import parse_notification
 from bot.investigate.logs import LogLine, LogsResult
 from bot.investigate.related import RelatedFinding, RelatedFindings, SameScript

@@ -7,19 +7,21 @@ import grpc
 import pytest
 
 from bot.errors import PermissionMissing, UserFacingError
-from bot.lookup import (
+from bot.finding_query import (
     FindingQuery,
     ListQuery,
     LookupInputError,
-    check_in_scope,
     clean_token,
+    name_from_console_url,
+    parse_finding_query,
+    parse_list_args,
+)
+from bot.lookup import (
+    check_in_scope,
     fetch_finding,
     list_findings,
     name_candidates,
     name_filter,
-    name_from_console_url,
-    parse_finding_query,
-    parse_list_args,
     resolve_finding_id,
     source_parent,
 )
