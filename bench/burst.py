@@ -29,6 +29,7 @@ from pipeline import SUBSCRIPTION, TOPIC, make_finding, start_bot, wait_healthy 
 from slack_sdk import WebClient  # noqa: E402
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler  # noqa: E402
 
+from blocks.ids import DigestBlock, FindingBlock  # noqa: E402
 from standins.pubsub import PubSubStandIn  # noqa: E402
 from standins.slack_api import SlackStandIn  # noqa: E402
 
@@ -44,10 +45,10 @@ def visible(slack: SlackStandIn) -> tuple[int, Counter[str], set[str]]:
     for message in list(slack.messages.values()):
         blocks = message.blocks or []
         first = blocks[0].get("block_id") if blocks else None
-        if first == "finding.header":
+        if first == FindingBlock.HEADER:
             footer = blocks[-1]["elements"][0]["text"]
             individual[footer.split("`")[1]] += 1
-        elif first == "digest.header":
+        elif first == DigestBlock.HEADER:
             match = _DIGEST_COUNT.search(str(blocks[1]).replace("\n", "\\n"))
             if match:
                 counted += int(match.group(1).replace(",", ""))
@@ -97,7 +98,9 @@ def run_bot(findings: int, services: int, threshold: int) -> dict[str, Any]:
             posts = slack.calls_to("chat.postMessage", ok=True)
             results["posts"] = len(posts)
             results["digests"] = sum(
-                1 for call in posts if call.params["blocks"][0].get("block_id") == "digest.header"
+                1
+                for call in posts
+                if call.params["blocks"][0].get("block_id") == DigestBlock.HEADER
             )
             results["updates"] = len(slack.calls_to("chat.update", ok=True))
             results["ratelimited"] = sum(1 for call in slack.calls if call.status == 429)

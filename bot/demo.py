@@ -298,6 +298,8 @@ def _contain(world: DemoWorld) -> None:
 
 
 def _burst(world: DemoWorld) -> None:
+    from blocks.ids import DigestBlock
+
     _banner("A burst: 40 findings on one service within a minute become one digest")
     posts_before = len(world.slack.calls_to("chat.postMessage", ok=True))
     base = json.loads((SAMPLES / "malicious_python_v1.json").read_text())
@@ -314,7 +316,7 @@ def _burst(world: DemoWorld) -> None:
     def digest() -> Any:
         for message in list(world.slack.messages.values()):
             header = (message.blocks or [{}])[0]
-            if header.get("block_id") == "digest.header" and (
+            if header.get("block_id") == DigestBlock.HEADER and (
                 f"Burst of {grouped} findings" in header["text"]["text"]
             ):
                 return message
