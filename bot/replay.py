@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import slack_requests_seen
@@ -32,7 +32,14 @@ class ReplayGuard:
     def __init__(self, engine: Engine, signing_secret: str) -> None:
         self.engine = engine
         self.verifier = SignatureVerifier(signing_secret)
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Built once: this runs on every Slack request, before the acknowledgement.
+        self._record = (
+            insert(slack_requests_seen)
+            .values(signature=bindparam("signature"), seen_at=bindparam("seen_at"))
+            .on_conflict_do_nothing(index_elements=["signature"])
+            .returning(slack_requests_seen.c.signature)
+        )
 
     def refusal(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """Return why the request must be refused, or None to let it through."""
@@ -44,10 +51,7 @@ class ReplayGuard:
             return "invalid signature"
         with self.engine.begin() as conn:
             first = conn.execute(
-                self._insert(slack_requests_seen)
-                .values(signature=signature[:80], seen_at=utcnow())
-                .on_conflict_do_nothing(index_elements=["signature"])
-                .returning(slack_requests_seen.c.signature)
+                self._record, {"signature": signature[:80], "seen_at": utcnow()}
             ).first()
         if first is None:
             logger.warning("refused a replayed Slack request (timestamp %s)", timestamp)
