@@ -6,16 +6,23 @@ from datetime import datetime
 
 from blocks.finding import slack_date
 from blocks.slack import SlackMessage, section
-from blocks.text import escape
+from blocks.text import escape, inline_code
 
 
-def build_change_reply(changes: list[tuple[str, str, str]]) -> SlackMessage:
-    """Return the reply listing each change as ``what: before → after``."""
+def build_change_reply(
+    changes: list[tuple[str, str, str]], *, finding_id: str = ""
+) -> SlackMessage:
+    """Return the reply listing each change as ``what: before → after``.
+
+    Args:
+        finding_id: names the finding, for a reply in a digest's thread.
+    """
     lines = [
         f"*{escape(what)}*: {_value(before)} → {_value(after)}" for what, before, after in changes
     ]
     summary = "; ".join(f"{what} {before} → {after}" for what, before, after in changes)
-    body = ":pencil2: SCC updated this finding\n" + "\n".join(lines)
+    which = f"finding {inline_code(finding_id, 80)}" if finding_id else "this finding"
+    body = f":pencil2: SCC updated {which}\n" + "\n".join(lines)
     return SlackMessage(
         text=escape(f"Finding updated: {summary}")[:300], blocks=[section(None, body)]
     )

@@ -262,15 +262,15 @@ class Settings(BaseSettings):
     @field_validator("gcp_console_url")
     @classmethod
     def _console_url(cls, value: str) -> str:
-        if not re.fullmatch(r"https://[a-z0-9.\-]+(:\d+)?", value.rstrip("/")):
-            raise ValueError("must be an https:// origin such as https://console.cloud.google.com")
+        if not re.fullmatch(r"https://[A-Za-z0-9.\-]+(:\d+)?(/[\w\-./~%]*)?", value):
+            raise ValueError("must be an https:// URL such as https://console.cloud.google.com")
         return value.rstrip("/")
 
     @field_validator("scc_parent")
     @classmethod
     def _scc_parent(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(
-            r"(organizations|folders|projects)/[a-z0-9\-]{1,63}", value
+            r"(organizations|folders|projects)/([a-z0-9.\-]{1,63}:)?[a-z0-9\-]{1,63}", value
         ):
             raise ValueError("must be organizations/N, folders/N or projects/ID")
         return value
@@ -279,7 +279,8 @@ class Settings(BaseSettings):
     @classmethod
     def _subscription(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(
-            r"projects/[a-z][a-z0-9\-:.]{4,62}/subscriptions/[A-Za-z][\w\-.~+%]{2,254}", value
+            r"projects/[a-z0-9][a-z0-9\-:.]{4,62}/subscriptions/[A-Za-z][\w\-.~+%]{2,254}",
+            value,
         ):
             raise ValueError("must be projects/PROJECT/subscriptions/NAME")
         return value

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,6 +134,16 @@ class BurstDetector:
             )
         return digest_id
 
+    def message_of(self, digest_id: str) -> tuple[str, str] | None:
+        """Return the digest's (channel, message ts) once it is posted."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(digests.c.channel, digests.c.message_ts).where(digests.c.id == digest_id)
+            ).first()
+        if row is None or row.message_ts is None:
+            return None
+        return str(row.channel), str(row.message_ts)
+
     def touch(self, digest_id: str) -> None:
         """Record that the digest has a new finding to show."""
         with self.engine.begin() as conn:
@@ -159,6 +170,10 @@ class DigestPublisher:
         self.pacer = pacer or ChannelPacer()
         self.console_base = console_base
         self.owner = f"digests-{uuid.uuid4().hex[:12]}"
+        # Digest messages Slack accepted whose ts failed to save: digest id → ts.
+        self._unsaved: dict[str, str] = {}
+        # Digests Slack refused to post: digest id → (failures, monotonic time of next try).
+        self._failing: dict[str, tuple[int, float]] = {}
 
     def flush(self) -> int:
         """Bring every digest that changed up to date; return how many were touched.
@@ -169,8 +184,10 @@ class DigestPublisher:
         touched: set[str] = set()
         self._run(self._publish, touched)
         # A digest opened or grown while the others were being posted goes before any
-        # listing, and one thread is listed per flush, so counts stay current meanwhile.
-        if not any(digest.message_ts is None for digest in self._pending()):
+        # listing (unless Slack keeps refusing it), and one batch is listed per flush, so
+        # counts stay current and the flush stays short.
+        waiting = [d for d in self._pending() if d.message_ts is None and not self._backing_off(d)]
+        if not waiting:
             self._run(self._list, touched, limit=1)
         return len(touched)
 
@@ -178,20 +195,46 @@ class DigestPublisher:
         self, phase: Callable[[Digest], bool], touched: set[str], limit: int | None = None
     ) -> None:
         done = 0
-        for digest in self._pending():
+        for candidate in self._pending():
             if limit is not None and done >= limit:
                 return
-            if not self._claim(digest.id):
+            if self._backing_off(candidate):
+                continue
+            # Work from the row as the lease found it: another instance may have posted it
+            # since the pending list was read.
+            digest = self._claim(candidate.id)
+            if digest is None:
                 continue
             try:
                 if phase(digest):
                     touched.add(digest.id)
                     done += 1
+                self._failing.pop(digest.id, None)
             except SlackClientError as exc:
-                # The digest stays pending and the next flush tries again.
-                logger.warning("digest %s not updated in Slack: %s", digest.id, exc)
+                self._failed(digest, exc)
             finally:
                 self._release(digest.id)
+
+    def _backing_off(self, digest: Digest) -> bool:
+        failing = self._failing.get(digest.id)
+        return failing is not None and time.monotonic() < failing[1]
+
+    def _failed(self, digest: Digest, exc: SlackClientError) -> None:
+        failures = self._failing.get(digest.id, (0, 0.0))[0] + 1
+        wait = min(300.0, 2.0**failures)
+        self._failing[digest.id] = (failures, time.monotonic() + wait)
+        # The findings in it are stored and acknowledged: a digest Slack keeps refusing
+        # (bot removed from the channel, channel archived) hides them until someone acts.
+        log = logger.error if failures >= 3 else logger.warning
+        log(
+            "digest %s for %s in %s not updated in Slack (%s, failure %d); retrying in %.0f s",
+            digest.id,
+            digest.resource_label or digest.resource_name,
+            digest.channel,
+            exc,
+            failures,
+            wait,
+        )
 
     def _publish(self, digest: Digest) -> bool:
         """Post or refresh the digest message; return whether Slack was called."""
@@ -199,7 +242,7 @@ class DigestPublisher:
         if digest.message_ts is not None and view.version == digest.rendered_version:
             return False
         message = build_digest_message(view)
-        ts = digest.message_ts
+        ts = digest.message_ts or self._unsaved.get(digest.id)
         if ts is None:
             self.pacer.wait(f"chat.postMessage:{digest.channel}")
             response = self.slack.chat_postMessage(
@@ -209,7 +252,14 @@ class DigestPublisher:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            self._set(digest.id, message_ts=str(response["ts"]))
+            ts = str(response["ts"])
+            # Remembered until saved, so a database error cannot make a second digest.
+            self._unsaved[digest.id] = ts
+            self._set(digest.id, message_ts=ts)
+            self._unsaved.pop(digest.id, None)
+        elif digest.message_ts is None:
+            self._set(digest.id, message_ts=ts)
+            self._unsaved.pop(digest.id, None)
         else:
             self.pacer.wait(f"chat.update:{digest.channel}")
             self.slack.chat_update(
@@ -223,28 +273,27 @@ class DigestPublisher:
         if digest.message_ts is None:
             return False
         quiet = digest.updated_at < utcnow() - LIST_WHEN_QUIET
-        listed = False
-        while True:
-            unlisted = self._unlisted(digest.id)
-            if not unlisted or (len(unlisted) < LIST_BATCH and not quiet):
-                return listed
-            reply = build_digest_listing(unlisted, console_base=self.console_base)
-            self.pacer.wait(f"chat.postMessage:{digest.channel}")
-            self.slack.chat_postMessage(
-                channel=digest.channel,
-                thread_ts=digest.message_ts,
-                text=reply.text,
-                blocks=reply.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
+        unlisted = self._unlisted(digest.id)
+        if not unlisted or (len(unlisted) < LIST_BATCH and not quiet):
+            return False
+        # One batch per lease: a long listing must not outlive the lease or hold the flush.
+        reply = build_digest_listing(unlisted, console_base=self.console_base)
+        self.pacer.wait(f"chat.postMessage:{digest.channel}")
+        self.slack.chat_postMessage(
+            channel=digest.channel,
+            thread_ts=digest.message_ts,
+            text=reply.text,
+            blocks=reply.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(findings)
+                .where(findings.c.key.in_([item.key for item in unlisted]))
+                .values(listed=True)
             )
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(findings)
-                    .where(findings.c.key.in_([item.key for item in unlisted]))
-                    .values(listed=True)
-                )
-            listed = True
+        return True
 
     def _view(self, digest: Digest) -> DigestView:
         with self.engine.connect() as conn:
@@ -315,7 +364,8 @@ class DigestPublisher:
             ).all()
         return [_to_digest(row._mapping) for row in rows]
 
-    def _claim(self, digest_id: str) -> bool:
+    def _claim(self, digest_id: str) -> Digest | None:
+        """Take the digest's lease; return the row as it is now, or None when taken."""
         now = utcnow()
         with self.engine.begin() as conn:
             taken = conn.execute(
@@ -326,7 +376,10 @@ class DigestPublisher:
                 )
                 .values(lease_owner=self.owner, lease_until=now + LEASE)
             )
-        return taken.rowcount == 1
+            if taken.rowcount != 1:
+                return None
+            row = conn.execute(select(digests).where(digests.c.id == digest_id)).one()
+        return _to_digest(row._mapping)
 
     def _release(self, digest_id: str) -> None:
         self._set(digest_id, lease_owner=None, lease_until=None)

@@ -1,14 +1,14 @@
 """Periodic work a bot process does besides answering: expiring stale requests, mostly.
 
-Each task runs on one background thread at its own interval; a failing task is logged
-and tried again at its next turn, and never stops the others.
+Each task runs on a background thread of its own at its own interval, so a slow one (a
+digest waiting on Slack's rate) never delays another; a failing task is logged and tried
+again at its next turn.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,32 +30,30 @@ class Housekeeper:
     def __init__(self, tasks: list[Task]) -> None:
         self.tasks = list(tasks)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> Housekeeper:
-        if self.tasks:
-            self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
-            self._thread.start()
+        for task in self.tasks:
+            thread = threading.Thread(
+                target=self._loop, args=(task,), name=f"housekeeping: {task.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
 
     def run_once(self) -> None:
         """Run every task now, in order."""
         for task in self.tasks:
             self._run(task)
 
-    def _loop(self) -> None:
-        due = {task.name: time.monotonic() + task.every_seconds for task in self.tasks}
-        while not self._stop.wait(timeout=1.0):
-            now = time.monotonic()
-            for task in self.tasks:
-                if now >= due[task.name]:
-                    self._run(task)
-                    due[task.name] = time.monotonic() + task.every_seconds
+    def _loop(self, task: Task) -> None:
+        while not self._stop.wait(timeout=task.every_seconds):
+            self._run(task)
 
     @staticmethod
     def _run(task: Task) -> None:

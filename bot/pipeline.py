@@ -250,8 +250,20 @@ class FindingPipeline:
     ) -> Outcome:
         columns = self._columns(record, published)
         columns["event_time"] = stored.event_time or record.event_time
+        changes = _changes(stored, record)
+        thread = (
+            self.bursts.message_of(stored.digest_id) if stored.digest_id and self.bursts else None
+        )
+        if changes and thread is not None:
+            # The digest shows counts, not states: say in its thread what changed.
+            reply = build_change_reply(changes, finding_id=record.key.rsplit("/", 1)[-1])
+            self._post(channel=thread[0], thread_ts=thread[1], text=reply.text, blocks=reply.blocks)
         lease.save(status="grouped", **columns)
-        if stored.digest_id and self.bursts is not None:
+        if (
+            stored.digest_id
+            and self.bursts is not None
+            and record.script_sha256 != stored.script_sha256
+        ):
             self.bursts.touch(stored.digest_id)
         return Outcome.UPDATED
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -118,7 +119,7 @@ def test_each_resource_gets_its_own_digest(services: Any, slack: Any) -> None:
 
 
 def test_slack_down_leaves_the_digest_pending_and_it_posts_once_after(
-    services: Any, slack: Any
+    services: Any, slack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for i in range(4):
         services.pipeline.handle(_finding(i))
@@ -127,6 +128,10 @@ def test_slack_down_leaves_the_digest_pending_and_it_posts_once_after(
     assert services.digests.flush() == 0
 
     slack.set_down(False)
+    # A refused digest waits before the next try, rather than hammering Slack.
+    assert services.digests.flush() == 0
+    later = time.monotonic() + 60
+    monkeypatch.setattr(digests.time, "monotonic", lambda: later)
     assert services.digests.flush() == 1
     assert len(_digest_posts(slack)) == 1
     assert services.digests.flush() == 0
@@ -162,3 +167,140 @@ def test_digest_and_listing_pass_slack_limits_with_hostile_text() -> None:
     assert "…and 47 more distinct scripts" in json.dumps(message.blocks, ensure_ascii=False)
     assert message.blocks[0]["text"]["text"].startswith(":rotating_light: Burst of 1,000 findings")
     assert reply.text == "100 findings in this burst"
+
+
+def _another_instance(services: Any) -> Any:
+    from bot.digests import DigestPublisher
+    from bot.slack_client import ChannelPacer
+
+    return DigestPublisher(
+        services.engine,
+        services.slack,
+        console_base="https://console.cloud.google.com",
+        pacer=ChannelPacer(1000.0, 1000),
+    )
+
+
+def test_a_second_instance_working_from_an_old_list_does_not_post_the_digest_again(
+    services: Any, slack: Any
+) -> None:
+    for i in range(6):
+        services.pipeline.handle(_finding(i))
+    other = _another_instance(services)
+    read_before = other._pending()  # the other instance read the list first
+
+    services.digests.flush()  # this one posts the digest meanwhile
+    other._pending = lambda: read_before
+    other.flush()
+
+    assert len(_digest_posts(slack)) == 1
+
+
+def test_a_digest_slack_refuses_does_not_hold_up_the_others(services: Any, slack: Any) -> None:
+    from sqlalchemy import update
+
+    from bot.db import digests as digest_rows
+
+    for i in range(4):
+        services.pipeline.handle(_finding(i, service="api"))
+    for i in range(10, 14):
+        services.pipeline.handle(_finding(i, service="worker"))
+    with services.engine.begin() as conn:
+        conn.execute(
+            update(digest_rows)
+            .where(digest_rows.c.resource_name.like("%/worker"))
+            .values(channel="C0ARCHIVED")
+        )
+    slack.set_not_in_channel("C0ARCHIVED")
+
+    for _ in range(3):
+        services.digests.flush()
+
+    posted = _digest_posts(slack)
+    assert len(posted) == 1
+    assert len(slack.thread(CHANNEL, posted[0].response["ts"])) == 1
+
+
+def test_a_database_error_after_the_digest_post_does_not_post_it_again(
+    services: Any, slack: Any
+) -> None:
+    import sqlite3
+
+    from sqlalchemy import event
+
+    for i in range(4):
+        services.pipeline.handle(_finding(i))
+    failing = {"once": True}
+
+    def fail_the_save(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if failing["once"] and statement.startswith("UPDATE digests SET message_ts"):
+            failing["once"] = False
+            raise sqlite3.OperationalError("disk I/O error")
+
+    event.listen(services.engine, "before_cursor_execute", fail_the_save)
+    with pytest.raises(Exception, match="disk I/O error"):
+        services.digests.flush()
+    services.digests.flush()
+
+    assert len(_digest_posts(slack)) == 1
+
+
+def test_one_listing_batch_per_flush(services: Any, slack: Any) -> None:
+    from sqlalchemy import insert, select
+
+    from bot.db import digests as digest_rows
+    from bot.db import findings
+    from bot.store import utcnow
+
+    for i in range(4):
+        services.pipeline.handle(_finding(i))
+    services.digests.flush()
+    with services.engine.connect() as conn:
+        digest_id = conn.execute(select(digest_rows.c.id)).scalar_one()
+    now = utcnow()
+    with services.engine.begin() as conn:
+        conn.execute(
+            insert(findings),
+            [
+                {
+                    "key": f"organizations/1/sources/2/locations/global/findings/x{i:031x}",
+                    "status": "grouped",
+                    "digest_id": digest_id,
+                    "listed": False,
+                    "created_at": now,
+                    "updated_at": now,
+                    "occurrences": 1,
+                }
+                for i in range(350)
+            ],
+        )
+    ts = _digest_posts(slack)[0].response["ts"]
+    before = len(slack.thread(CHANNEL, ts))
+
+    services.digests.flush()
+
+    assert len(slack.thread(CHANNEL, ts)) == before + 1
+
+
+def test_a_change_to_a_grouped_finding_is_told_in_the_digest_thread(
+    services: Any, slack: Any
+) -> None:
+    for i in range(4):
+        services.pipeline.handle(_finding(i))
+    services.digests.flush()
+    ts = _digest_posts(slack)[0].response["ts"]
+    changed = json.loads(_finding(3).data)
+    changed["finding"]["state"] = "INACTIVE"
+    later = datetime(2026, 5, 12, 12, tzinfo=UTC)
+
+    outcome = services.pipeline.handle(
+        Delivery(data=json.dumps(changed).encode(), message_id="m99", publish_time=later)
+    )
+
+    assert outcome is Outcome.UPDATED
+    reply = slack.thread(CHANNEL, ts)[-1]
+    text = json.dumps(reply.blocks, ensure_ascii=False)
+    finding_id = changed["finding"]["name"].rsplit("/", 1)[-1]
+    assert f"SCC updated finding `{finding_id}`" in text
+    assert "*State*: Active → Inactive" in text
+    assert slack.calls_to("chat.update") == []

@@ -91,3 +91,22 @@ def test_missing_signature_headers_are_refused(bot_server: str, slack: Any) -> N
 
     assert response.status_code == 401
     assert slack.calls == []
+
+
+def test_replay_check_lets_signed_requests_through_when_the_database_is_down(
+    slack_requests: Any, services: Any, caplog: Any
+) -> None:
+    import sqlite3
+
+    from sqlalchemy import event
+
+    def database_down(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "slack_requests_seen" in statement:
+            raise sqlite3.OperationalError("unable to open database file")
+
+    event.listen(services.engine, "before_cursor_execute", database_down)
+
+    response = slack_requests.block_action(user="U0ALICE", action_id="finding.open_console")
+
+    assert response.status_code == 200
+    assert "replay check skipped, database unavailable" in caplog.text
