@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import findings
@@ -66,6 +66,39 @@ class FindingStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Statements every finding runs, built once: building them costs more than running.
+        self._placeholder = (
+            self._insert(findings)
+            .on_conflict_do_nothing(index_elements=["key"])
+            # rowcount is not reliable for INSERT … ON CONFLICT across drivers; a returned
+            # row is.
+            .returning(findings.c.key)
+        )
+        self._take_lease = (
+            update(findings)
+            .where(
+                findings.c.key == bindparam("b_key"),
+                or_(
+                    findings.c.lease_until.is_(None),
+                    findings.c.lease_until < bindparam("b_now"),
+                ),
+            )
+            .values(lease_owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
+        )
+        self._same_script = (
+            select(findings)
+            .where(
+                findings.c.script_sha256 == bindparam("b_sha"),
+                findings.c.resource_name != bindparam("b_resource"),
+                findings.c.updated_at >= bindparam("b_since"),
+            )
+            .order_by(findings.c.updated_at.desc())
+            .limit(bindparam("b_limit"))
+        )
+        # The columns to set come from each call's parameters.
+        self._write_leased = update(findings).where(
+            findings.c.key == bindparam("b_key"), findings.c.lease_owner == bindparam("b_owner")
+        )
 
     def claim(
         self,
@@ -91,33 +124,25 @@ class FindingStore:
         until = now + lease
         with self.engine.begin() as conn:
             inserted = conn.execute(
-                self._insert(findings)
-                .values(
-                    key=key,
-                    status="pending",
-                    resource_name=resource_name[:1024],
-                    category=category[:256],
-                    lease_owner=owner,
-                    lease_until=until,
-                    created_at=now,
-                    updated_at=now,
-                    occurrences=1,
-                )
-                .on_conflict_do_nothing(index_elements=["key"])
-                # rowcount is not reliable for INSERT … ON CONFLICT across drivers; a returned
-                # row is.
-                .returning(findings.c.key)
+                self._placeholder,
+                {
+                    "key": key,
+                    "status": "pending",
+                    "resource_name": resource_name[:1024],
+                    "category": category[:256],
+                    "lease_owner": owner,
+                    "lease_until": until,
+                    "created_at": now,
+                    "updated_at": now,
+                    "occurrences": 1,
+                },
             )
             if inserted.first() is not None:
                 return True, None
         with self.engine.begin() as conn:
             taken = conn.execute(
-                update(findings)
-                .where(
-                    findings.c.key == key,
-                    or_(findings.c.lease_until.is_(None), findings.c.lease_until < now),
-                )
-                .values(lease_owner=owner, lease_until=until)
+                self._take_lease,
+                {"b_key": key, "b_now": now, "b_owner": owner, "b_until": until},
             )
             if taken.rowcount != 1:
                 return False, None
@@ -129,20 +154,15 @@ class FindingStore:
         """Give the lease back without changing the finding."""
         with self.engine.begin() as conn:
             conn.execute(
-                update(findings)
-                .where(findings.c.key == key, findings.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
+                self._write_leased,
+                {"b_key": key, "b_owner": owner, "lease_owner": None, "lease_until": None},
             )
 
     def save(self, key: str, owner: str, **values: Any) -> bool:
         """Write the finding and release the lease; False when the lease was lost."""
         values.update(lease_owner=None, lease_until=None, updated_at=utcnow())
         with self.engine.begin() as conn:
-            result = conn.execute(
-                update(findings)
-                .where(findings.c.key == key, findings.c.lease_owner == owner)
-                .values(**values)
-            )
+            result = conn.execute(self._write_leased, {"b_key": key, "b_owner": owner, **values})
         if result.rowcount != 1:
             logger.warning("lease on %s was lost before saving; another worker took over", key)
             return False
@@ -172,14 +192,13 @@ class FindingStore:
             return []
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(findings)
-                .where(
-                    findings.c.script_sha256 == sha256,
-                    findings.c.resource_name != exclude_resource,
-                    findings.c.updated_at >= since,
-                )
-                .order_by(findings.c.updated_at.desc())
-                .limit(limit * 5)
+                self._same_script,
+                {
+                    "b_sha": sha256,
+                    "b_resource": exclude_resource,
+                    "b_since": since,
+                    "b_limit": limit * 5,
+                },
             ).all()
         newest: dict[str, StoredFinding] = {}
         for row in rows:
