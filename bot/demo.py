@@ -175,6 +175,10 @@ def run_demo(out: Path) -> int:
             f"\nPublished {len(samples) + 2} notifications ({len(samples)} findings, "
             f"1 duplicate, 1 unreadable): {len(posts)} messages posted.\n"
         )
+        print(
+            "Shown here with Slack's escapes undone and links as ⟨url⟩; in Slack, text from a\n"
+            "finding (such as <!here> in the hostile sample) is escaped and stays inert.\n"
+        )
         for index, call in enumerate(posts, 1):
             _show_message(index, call.params, out)
         _state_change(world)
