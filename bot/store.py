@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Engine, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import findings
@@ -259,21 +259,6 @@ class FindingStore:
                 .limit(limit)
             ).all()
         return [_to_stored(row._mapping) for row in rows]
-
-    def forget_unposted(self, older_than: datetime) -> int:
-        """Delete placeholders never posted and untouched since ``older_than``."""
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                delete(findings).where(
-                    and_(
-                        findings.c.status == "pending",
-                        findings.c.message_ts.is_(None),
-                        findings.c.updated_at < older_than,
-                        findings.c.lease_until.is_(None),
-                    )
-                )
-            )
-        return result.rowcount or 0
 
 
 # A finding still needing attention: posted, active, not muted and not deleted.

@@ -77,9 +77,7 @@ def _answer_listener(services: Services, action: InvestigateAction, answer: Answ
         """Answer one investigation button in the finding's thread."""
         ack()
 
-        loaded = None
-        with refusals_shown(body, client):
-            loaded = _load(services, body)
+        loaded = _load(services, body, client)
         if loaded is None:
             return
         stored, record = loaded
@@ -101,9 +99,7 @@ def _script_listener(services: Services, investigator: Investigator) -> Any:
         """Upload the whole script as a file in the finding's thread."""
         ack()
 
-        loaded = None
-        with refusals_shown(body, client):
-            loaded = _load(services, body)
+        loaded = _load(services, body, client)
         if loaded is None:
             return
         stored, record = loaded
@@ -128,7 +124,16 @@ def _render(build: Callable[..., SlackMessage], answer: tuple[Any, bool]) -> Sla
     return build(result, reused=reused)
 
 
-def _load(services: Services, body: dict[str, Any]) -> tuple[StoredFinding, FindingRecord]:
+def _load(
+    services: Services, body: dict[str, Any], client: WebClient
+) -> tuple[StoredFinding, FindingRecord] | None:
+    """Return the clicked finding, or tell the person why not and return None."""
+    with refusals_shown(body, client):
+        return _find(services, body)
+    return None
+
+
+def _find(services: Services, body: dict[str, Any]) -> tuple[StoredFinding, FindingRecord]:
     actions = body.get("actions") or [{}]
     ref = FindingRef.decode(actions[0].get("value"))
     stored = services.store.get(ref.finding)
